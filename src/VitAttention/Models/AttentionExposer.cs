@@ -158,7 +158,7 @@ public static class AttentionExposer
             }
         }
 
-        (string logitsSource, int classes, int logitsType) = FindLogits(originalOutputs, probed, input.ProbeBatch, source);
+        (string? logitsSource, int classes, int logitsType) = FindLogits(originalOutputs, probed, input.ProbeBatch, source);
         bool already = AddOutputs(graph, input, accepted, logitsSource, classes, logitsType, source);
 
         return new ExposedOnnx
@@ -757,7 +757,7 @@ public static class AttentionExposer
         return depth;
     }
 
-    private static (string Name, int Classes, int ElemType) FindLogits(
+    private static (string? Name, int Classes, int ElemType) FindLogits(
         List<ValueInfoProto> outputs, Dictionary<string, ProbedTensor> probed, int batch, string source)
     {
         static bool IsLogitsShape(ProbedTensor? t, int batch) => t is not null && t.Shape.Length == 2 && t.Shape[0] == batch && t.Shape[1] > 0;
@@ -781,6 +781,11 @@ public static class AttentionExposer
             matches = [.. outputs.Where(o => probed.TryGetValue(o.Name, out ProbedTensor? t) && IsLogitsShape(t, batch)
                 && !o.Name.Contains("pooler", StringComparison.OrdinalIgnoreCase)
                 && !o.Name.Contains("embed", StringComparison.OrdinalIgnoreCase))];
+        }
+
+        if (matches.Count == 0 && named is null)
+        {
+            return (null, 0, 0); // a backbone without a classifier (DINO, ViTModel): attention outputs only
         }
 
         if (matches.Count != 1)
@@ -867,7 +872,7 @@ public static class AttentionExposer
     // Appends the exposing nodes (after every producer, so the node list stays topologically sorted) and the outputs.
     // Returns true when the graph already had exactly these outputs.
     private static bool AddOutputs(
-        GraphProto graph, ImageInput input, List<Accepted> layers, string logitsSource, int classes, int logitsType, string source)
+        GraphProto graph, ImageInput input, List<Accepted> layers, string? logitsSource, int classes, int logitsType, string source)
     {
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         var values = new HashSet<string>(StringComparer.Ordinal);
@@ -901,7 +906,7 @@ public static class AttentionExposer
             }
         }
 
-        if (already && logitsSource == PreparedModel.LogitsOutput)
+        if (already && logitsSource is null or PreparedModel.LogitsOutput)
         {
             return true;
         }
@@ -920,7 +925,7 @@ public static class AttentionExposer
                 staticSize ? Fixed(a.Tokens) : Symbolic("tokens"), staticSize ? Fixed(a.Tokens) : Symbolic("tokens")));
         }
 
-        if (logitsSource != PreparedModel.LogitsOutput)
+        if (logitsSource is not null and not PreparedModel.LogitsOutput)
         {
             if (values.Contains(PreparedModel.LogitsOutput))
             {

@@ -67,7 +67,7 @@ public sealed record ExposedOnnx
     /// <summary>Width of one head: the last dimension of the value tensor the probabilities multiply.</summary>
     public required int HeadDim { get; init; }
 
-    /// <summary>Number of classes: the second dimension of the logits.</summary>
+    /// <summary>Number of classes: the second dimension of the logits; 0 for a backbone without a classifier.</summary>
     public required int NumClasses { get; init; }
 
     /// <summary>
@@ -76,8 +76,11 @@ public sealed record ExposedOnnx
     /// </summary>
     public int? PatchSize { get; init; }
 
-    /// <summary>Name of the graph output that <c>logits</c> is (or aliases).</summary>
-    public required string LogitsSource { get; init; }
+    /// <summary>
+    /// Name of the graph output that <c>logits</c> is (or aliases); null when the graph has no [batch, classes]
+    /// output (a backbone such as DINO: then the model has attention outputs only and <see cref="NumClasses"/> is 0).
+    /// </summary>
+    public string? LogitsSource { get; init; }
 
     /// <summary>The tensors exposed as <c>attentions.0</c> …, in layer order (normally the Softmax outputs).</summary>
     public required IReadOnlyList<string> AttentionSources { get; init; }
