@@ -1,0 +1,305 @@
+using System.Globalization;
+using SkiaSharp;
+using VitAttention.Models;
+
+namespace VitAttention.Inference;
+
+/// <summary>
+/// A photo after preprocessing: the upright photo, the part of it the model saw, and the model's input tensor.
+/// Dispose it to release <see cref="Photo"/>.
+/// </summary>
+public sealed class PreprocessedImage : IDisposable
+{
+    internal PreprocessedImage(string source, SKBitmap photo, int sourceWidth, int sourceHeight, SKRect crop, float[] pixels)
+    {
+        Source = source;
+        Photo = photo;
+        SourceWidth = sourceWidth;
+        SourceHeight = sourceHeight;
+        Crop = crop;
+        Pixels = pixels;
+    }
+
+    /// <summary>The file path or name the image came from, for messages and captions.</summary>
+    public string Source { get; }
+
+    /// <summary>
+    /// The upright photo (EXIF orientation applied) as 8-bit RGBA with every alpha 255, for overlays. It is smaller than
+    /// the encoded image when that exceeded <see cref="ImageLimits.MaxPixels"/> and was decoded downscaled.
+    /// </summary>
+    public SKBitmap Photo { get; }
+
+    /// <summary>Width of the full-resolution upright image in the file (equals <see cref="Photo"/>'s unless downscaled).</summary>
+    public int SourceWidth { get; }
+
+    /// <summary>Height of the full-resolution upright image in the file (equals <see cref="Photo"/>'s unless downscaled).</summary>
+    public int SourceHeight { get; }
+
+    /// <summary>
+    /// The region of <see cref="Photo"/> that the model saw, in its pixel coordinates: the whole photo for a plain resize,
+    /// the centre square for a resize-and-crop pipeline. The model's input pixel (x, y) covers
+    /// <c>Crop.Left + (x + 0.5) · Crop.Width / ImageWidth</c> (and likewise in y).
+    /// </summary>
+    public SKRect Crop { get; }
+
+    /// <summary>The normalised input tensor, <c>[channel, height, width]</c> float32.</summary>
+    public float[] Pixels { get; }
+
+    /// <summary>Releases <see cref="Photo"/>.</summary>
+    public void Dispose() => Photo.Dispose();
+}
+
+/// <summary>
+/// Turns photos into a ViT's input tensor exactly as the model's reference pipeline does, from the model's own
+/// <see cref="PreprocessConfig"/>:
+/// <list type="bullet">
+/// <item>Hugging Face (<see cref="PreprocessConfig.CropPct"/> null): PIL resize (bilinear or bicubic, antialiased when
+/// shrinking, rounded to 8 bits) straight to the model size.</item>
+/// <item>timm (<see cref="PreprocessConfig.CropPct"/> set): resize the short side to floor(size / crop_pct) keeping the
+/// aspect (long side truncated, as torchvision's <c>Resize(int)</c>), then the centre crop, offset
+/// <c>round((h − size) / 2)</c> with round-half-to-even (torchvision's <c>CenterCrop</c>).</item>
+/// </list>
+/// then <c>(v · rescale − mean) / std</c> per channel into <c>[C, H, W]</c>. Decoding honours the EXIF orientation,
+/// drops alpha as PIL's <c>convert("RGB")</c> does (colours kept, not premultiplied), expands grey and palette images,
+/// and reduces 16-bit samples to their high byte (as PIL does for 16-bit RGB; PIL 9 clips 16-bit <em>grey</em> to 255
+/// instead, which is a PIL defect this library does not copy). Instances are immutable and thread-safe.
+/// </summary>
+public sealed class ImagePreprocessor
+{
+    /// <summary>Creates a preprocessor for a model.</summary>
+    /// <param name="config">The model's dimensions and preprocessing (size, mean, std, filter, crop).</param>
+    /// <param name="limits">Decoding limits; <see cref="ImageLimits.Default"/> when null.</param>
+    /// <exception cref="ArgumentException">The config is not for 3-channel images, or a limit is not positive.</exception>
+    public ImagePreprocessor(VitConfig config, ImageLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.Channels != 3)
+        {
+            throw new ArgumentException(
+                $"Image preprocessing produces RGB input; the model expects {config.Channels} channels.", nameof(config));
+        }
+
+        PreprocessConfig p = config.Preprocess;
+        if (p.Mean.Length != 3 || p.Std.Length != 3 || p.Std.Any(s => !(s > 0) || !float.IsFinite(s)))
+        {
+            throw new ArgumentException(
+                "The preprocessing config needs 3 mean values and 3 positive std values.", nameof(config));
+        }
+
+        if (p.CropPct is { } pct && !(pct > 0 && pct <= 1))
+        {
+            throw new ArgumentException($"crop_pct {pct} must be in (0, 1].", nameof(config));
+        }
+
+        Limits = limits ?? ImageLimits.Default;
+        Limits.Validate();
+        Config = config;
+    }
+
+    /// <summary>The model config the preprocessing follows.</summary>
+    public VitConfig Config { get; }
+
+    /// <summary>The decoding limits.</summary>
+    public ImageLimits Limits { get; }
+
+    /// <summary>Floats in one image's input tensor: channels · height · width.</summary>
+    public int InputLength => Config.Channels * Config.ImageHeight * Config.ImageWidth;
+
+    /// <summary>Decodes and preprocesses an image file.</summary>
+    /// <param name="path">A JPEG, PNG, WebP, GIF, BMP, ICO or WBMP file.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidImageException">The file is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
+    public PreprocessedImage Preprocess(string path) => Finish(ImageDecoder.DecodeFile(path, Limits), path);
+
+    /// <summary>Decodes and preprocesses an encoded image read from a stream (read to its end, not disposed).</summary>
+    /// <param name="stream">The encoded image.</param>
+    /// <param name="name">A name for messages, such as the upload's file name.</param>
+    /// <exception cref="InvalidImageException">The data is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
+    public PreprocessedImage Preprocess(Stream stream, string name = "stream") =>
+        Finish(ImageDecoder.DecodeStream(stream, name, Limits), name);
+
+    /// <summary>Decodes and preprocesses an encoded image held in memory.</summary>
+    /// <param name="encoded">The encoded image bytes.</param>
+    /// <param name="name">A name for messages.</param>
+    /// <exception cref="InvalidImageException">The data is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
+    public PreprocessedImage Preprocess(byte[] encoded, string name = "image bytes")
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        return Finish(ImageDecoder.DecodeBytes(encoded, name, Limits), name);
+    }
+
+    /// <summary>
+    /// Preprocesses a bitmap that is already decoded and upright. The bitmap is copied (alpha dropped), not disposed.
+    /// </summary>
+    /// <param name="bitmap">Any colour type Skia can convert to RGBA.</param>
+    /// <param name="name">A name for messages.</param>
+    /// <exception cref="InvalidImageException">The bitmap is empty or its pixels cannot be read.</exception>
+    public PreprocessedImage Preprocess(SKBitmap bitmap, string name = "bitmap")
+    {
+        SKBitmap copy = ImageDecoder.ToOpaqueRgba(bitmap, name);
+        return Finish(new DecodedPhoto(copy, copy.Width, copy.Height), name);
+    }
+
+    /// <summary>Decodes an image file into an upright RGBA photo (alpha 255) without preprocessing it.</summary>
+    /// <param name="path">The image file.</param>
+    /// <returns>The photo; the caller disposes it.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidImageException">The file is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
+    public SKBitmap Decode(string path) => ImageDecoder.DecodeFile(path, Limits).Photo;
+
+    /// <summary>Decodes an encoded image held in memory into an upright RGBA photo (alpha 255).</summary>
+    /// <param name="encoded">The encoded image bytes.</param>
+    /// <param name="name">A name for messages.</param>
+    /// <returns>The photo; the caller disposes it.</returns>
+    /// <exception cref="InvalidImageException">The data is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
+    public SKBitmap Decode(byte[] encoded, string name = "image bytes")
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        return ImageDecoder.DecodeBytes(encoded, name, Limits).Photo;
+    }
+
+    /// <summary>
+    /// Preprocesses an upright photo into a caller's buffer (for example one item's slice of a batch), without
+    /// allocating the output tensor.
+    /// </summary>
+    /// <param name="photo">The upright photo; RGBA photos from <see cref="Decode(string)"/> are read without conversion.</param>
+    /// <param name="destination">
+    /// Receives <see cref="InputLength"/> floats, <c>[channel, height, width]</c>.
+    /// </param>
+    /// <returns>The region of <paramref name="photo"/> the model sees, in its pixel coordinates.</returns>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="InputLength"/>.</exception>
+    public SKRect PreprocessInto(SKBitmap photo, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(photo);
+        if (destination.Length < InputLength)
+        {
+            throw new ArgumentException(
+                $"The destination holds {destination.Length} floats; one {Config.Channels}×{Config.ImageHeight}×{Config.ImageWidth} image needs {InputLength}.",
+                nameof(destination));
+        }
+
+        byte[] rgb = ReadRgb(photo);
+        Plan plan = PlanFor(Config, photo.Width, photo.Height);
+        byte[] resized = PilResampler.ResizeRgb(rgb, photo.Width, photo.Height, plan.ResizedWidth, plan.ResizedHeight,
+            Config.Preprocess.Resample);
+        Normalise(resized, plan, destination[..InputLength]);
+        float sx = (float)photo.Width / plan.ResizedWidth, sy = (float)photo.Height / plan.ResizedHeight;
+        return new SKRect(plan.CropX * sx, plan.CropY * sy,
+            (plan.CropX + Config.ImageWidth) * sx, (plan.CropY + Config.ImageHeight) * sy);
+    }
+
+    /// <summary>How a photo is resized and cropped: resize to (width, height), then take the model-size box at (x, y).</summary>
+    internal readonly record struct Plan(int ResizedWidth, int ResizedHeight, int CropX, int CropY);
+
+    /// <summary>The resize and crop for a photo of the given size under a config.</summary>
+    internal static Plan PlanFor(VitConfig config, int photoWidth, int photoHeight)
+    {
+        int h = config.ImageHeight, w = config.ImageWidth;
+        if (config.Preprocess.CropPct is not { } pctFloat)
+        {
+            return new Plan(w, h, 0, 0);
+        }
+
+        // The config's crop_pct came from JSON as a short decimal; recover that decimal rather than the float's binary
+        // expansion so that floor(size / crop_pct) agrees with Python's double arithmetic.
+        double pct = double.Parse(pctFloat.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        int scaleH = (int)Math.Floor(h / pct), scaleW = (int)Math.Floor(w / pct);
+        int rw, rh;
+        if (scaleH == scaleW)
+        {
+            int s = scaleH;
+            if (photoWidth <= photoHeight)
+            {
+                rw = s;
+                rh = (int)((double)s * photoHeight / photoWidth);
+            }
+            else
+            {
+                rh = s;
+                rw = (int)((double)s * photoWidth / photoHeight);
+            }
+        }
+        else
+        {
+            rw = scaleW;
+            rh = scaleH;
+        }
+
+        rw = Math.Max(rw, w);
+        rh = Math.Max(rh, h);
+        int cropY = (int)Math.Round((rh - h) / 2.0, MidpointRounding.ToEven);
+        int cropX = (int)Math.Round((rw - w) / 2.0, MidpointRounding.ToEven);
+        return new Plan(rw, rh, cropX, cropY);
+    }
+
+    private PreprocessedImage Finish(DecodedPhoto decoded, string source)
+    {
+        try
+        {
+            var pixels = new float[InputLength]; // [channel, height, width]
+            SKRect crop = PreprocessInto(decoded.Photo, pixels);
+            return new PreprocessedImage(source, decoded.Photo, decoded.SourceWidth, decoded.SourceHeight, crop, pixels);
+        }
+        catch
+        {
+            decoded.Photo.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The photo's RGB samples, <c>[height, width, 3]</c>.</summary>
+    private static byte[] ReadRgb(SKBitmap photo)
+    {
+        SKBitmap? converted = null;
+        if (photo.ColorType != SKColorType.Rgba8888 || photo.AlphaType == SKAlphaType.Premul)
+        {
+            converted = ImageDecoder.ToOpaqueRgba(photo, "bitmap");
+        }
+
+        try
+        {
+            SKBitmap rgba = converted ?? photo;
+            int w = rgba.Width, h = rgba.Height;
+            ReadOnlySpan<byte> pixels = rgba.GetPixelSpan();
+            var rgb = new byte[checked(w * h * 3)];
+            for (int y = 0; y < h; y++)
+            {
+                ReadOnlySpan<byte> line = pixels.Slice(y * rgba.RowBytes, w * 4);
+                Span<byte> dst = rgb.AsSpan(y * w * 3, w * 3);
+                for (int x = 0; x < w; x++)
+                {
+                    dst[x * 3] = line[x * 4];
+                    dst[x * 3 + 1] = line[x * 4 + 1];
+                    dst[x * 3 + 2] = line[x * 4 + 2];
+                }
+            }
+
+            return rgb;
+        }
+        finally
+        {
+            converted?.Dispose();
+        }
+    }
+
+    /// <summary>Crops the resized image and writes <c>(v · rescale − mean) / std</c> as <c>[C, H, W]</c>.</summary>
+    private void Normalise(ReadOnlySpan<byte> resized, Plan plan, Span<float> destination)
+    {
+        PreprocessConfig p = Config.Preprocess;
+        int h = Config.ImageHeight, w = Config.ImageWidth, plane = h * w;
+        float rescale = p.RescaleFactor;
+        for (int c = 0; c < 3; c++)
+        {
+            float mean = p.Mean[c], std = p.Std[c];
+            Span<float> channel = destination.Slice(c * plane, plane);
+            for (int y = 0; y < h; y++)
+            {
+                int row = ((plan.CropY + y) * plan.ResizedWidth + plan.CropX) * 3 + c;
+                for (int x = 0; x < w; x++)
+                {
+                    channel[y * w + x] = (resized[row + x * 3] * rescale - mean) / std;
+                }
+            }
+        }
+    }
+}
