@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using VitAttention.Inference;
 using VitAttention.Rollout.Kernels;
@@ -277,7 +278,6 @@ public sealed unsafe class RolloutEngine
         private AlignedBuffer? _fused;    // one fused row, [ld]
         private AlignedBuffer? _scratch;  // discard selection, [(tokens − 0)²]
         private float[] _sums = [];       // per head row sums, [heads]
-        private float[] _mins = [];       // per head row minima, [heads]
         private float[] _rowSums = [];    // fused row sums, [tokens]
         private int _tokens, _heads;
 
@@ -300,7 +300,6 @@ public sealed unsafe class RolloutEngine
             if (shape.Heads > _sums.Length)
             {
                 _sums = new float[shape.Heads];
-                _mins = new float[shape.Heads];
             }
 
             _heads = shape.Heads;
@@ -381,6 +380,7 @@ public sealed unsafe class RolloutEngine
         }
 
         /// <summary>r = e_q · Ã_end ⋯ Ã_start; returns a pointer to tokens floats in this lane's buffers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public float* Row(float* stack, AttentionShape shape, int item, RolloutOptions options)
         {
             int n = shape.Tokens;
@@ -441,14 +441,15 @@ public sealed unsafe class RolloutEngine
         /// Fuses one row across <paramref name="heads"/> heads into <paramref name="destination"/>, checks every value
         /// read, and returns the fused row's sum (the heads' sum for mean fusion).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public float FuseAndCheck(
             float* source, long headStride, int heads, int n, float* destination, HeadFusion fusion, int layer, int item, int firstHead, int row,
             bool checkRowSums)
         {
+            float min;
             fixed (float* sums = _sums)
-            fixed (float* mins = _mins)
             {
-                FuseHeads.Invoke(fusion, _width, source, headStride, heads, n, destination, sums, mins);
+                min = FuseHeads.Invoke(fusion, _width, source, headStride, heads, n, destination, sums);
             }
 
             float total = 0f;
@@ -460,11 +461,6 @@ public sealed unsafe class RolloutEngine
                     ThrowNotFinite(layer, item, firstHead + h, row);
                 }
 
-                if (_mins[h] < 0f)
-                {
-                    ThrowNegative(layer, item, firstHead + h, row, _mins[h]);
-                }
-
                 if (checkRowSums && MathF.Abs(s - 1f) > RowSumTolerance)
                 {
                     ThrowRowSum(layer, item, firstHead + h, row, s);
@@ -473,10 +469,16 @@ public sealed unsafe class RolloutEngine
                 total += s;
             }
 
+            if (min < 0f)
+            {
+                ThrowNegative(source, headStride, heads, n, layer, item, firstHead, row);
+            }
+
             return fusion == HeadFusion.Mean ? total : RowSum.Invoke(_width, destination, n);
         }
 
         /// <summary>Writes Ã_l = rownorm(α·fuse(A_l) + (1 − α)·I), after the discard, into a padded matrix.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void BuildLayer(float* stack, AttentionShape shape, int layer, int item, RolloutOptions options, float* destination)
         {
             int n = shape.Tokens, ld = Stride;
@@ -526,10 +528,27 @@ public sealed unsafe class RolloutEngine
                 "pass attention probabilities (softmax outputs) from a healthy forward pass.", "stack");
 
         [DoesNotReturn]
-        private static void ThrowNegative(int layer, int item, int head, int row, float value) =>
+        private static void ThrowNegative(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row)
+        {
+            // Slow path: find the first head with a negative value to name it.
+            int head = 0;
+            float value = 0f;
+            for (int h = 0; h < heads && value >= 0f; h++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    if (source[(h * headStride) + j] < 0f)
+                    {
+                        (head, value) = (h, source[(h * headStride) + j]);
+                        break;
+                    }
+                }
+            }
+
             throw new ArgumentException(
-                $"The attention stack holds a negative value ({value}) at layer {layer}, item {item}, head {head}, row {row}: " +
+                $"The attention stack holds a negative value ({value}) at layer {layer}, item {item}, head {firstHead + head}, row {row}: " +
                 "rollout needs attention probabilities (softmax outputs), not logits or scores.", "stack");
+        }
 
         [DoesNotReturn]
         private static void ThrowRowSum(int layer, int item, int head, int row, float sum) =>

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace VitAttention.Rollout.Kernels;
 
 /// <summary>How two heads' attentions combine, lane by lane: a scalar and a vector form of the same operation.</summary>
@@ -15,8 +17,10 @@ internal interface IFusionOperator
 /// <summary>x + y: mean fusion sums the heads and scales by 1/heads once, in the normalisation.</summary>
 internal readonly struct AddOperator : IFusionOperator
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Invoke(float x, float y) => x + y;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Invoke<TSimd, TVec>(TVec x, TVec y)
         where TSimd : ISimd<TVec>
         where TVec : struct => TSimd.Add(x, y);
@@ -25,8 +29,10 @@ internal readonly struct AddOperator : IFusionOperator
 /// <summary>max(x, y): max fusion.</summary>
 internal readonly struct MaxOperator : IFusionOperator
 {
-    public static float Invoke(float x, float y) => MathF.Max(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Invoke(float x, float y) => x > y ? x : y;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Invoke<TSimd, TVec>(TVec x, TVec y)
         where TSimd : ISimd<TVec>
         where TVec : struct => TSimd.Max(x, y);
@@ -35,8 +41,10 @@ internal readonly struct MaxOperator : IFusionOperator
 /// <summary>min(x, y): min fusion.</summary>
 internal readonly struct MinOperator : IFusionOperator
 {
-    public static float Invoke(float x, float y) => MathF.Min(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Invoke(float x, float y) => x < y ? x : y;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Invoke<TSimd, TVec>(TVec x, TVec y)
         where TSimd : ISimd<TVec>
         where TVec : struct => TSimd.Min(x, y);

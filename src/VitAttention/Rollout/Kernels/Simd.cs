@@ -165,6 +165,10 @@ internal readonly unsafe struct Simd128 : ISimd<Vector128<float>>
     public static float Sum(Vector128<float> value) => Vector128.Sum(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MinAcross(Vector128<float> value) =>
-        MathF.Min(MathF.Min(value.GetElement(0), value.GetElement(1)), MathF.Min(value.GetElement(2), value.GetElement(3)));
+    public static float MinAcross(Vector128<float> value)
+    {
+        Vector128<float> m = Vector128.MinNative(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
+        float a = m.GetElement(0), b = m.GetElement(1);
+        return a < b ? a : b;
+    }
 }

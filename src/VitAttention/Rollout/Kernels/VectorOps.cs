@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace VitAttention.Rollout.Kernels;
@@ -27,6 +28,7 @@ internal static unsafe class RowSum
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Vector<TSimd, TVec>(float* x, int n)
         where TSimd : ISimd<TVec>
         where TVec : struct
@@ -94,6 +96,7 @@ internal static unsafe class Scale
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Vector<TSimd, TVec>(float* x, int n, float factor)
         where TSimd : ISimd<TVec>
         where TVec : struct
@@ -131,6 +134,7 @@ internal static unsafe class MultiplyAdd
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Vector<TSimd, TVec>(float* x, float c, float* y, int n)
         where TSimd : ISimd<TVec>
         where TVec : struct
