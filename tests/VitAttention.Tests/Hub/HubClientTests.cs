@@ -301,17 +301,19 @@ public class HubClientTests
         Assert.That(ex!.Message, Does.Contain("HTTP 500").And.Contain("retry later"));
     }
 
-    [TestCase(-10)]
-    [TestCase(+10)]
-    public void DownloadFileAsync_WrongSize_RejectedNamingSizes(int delta)
+    [TestCase("model.safetensors", -10)]
+    [TestCase("model.safetensors", +10)]
+    [TestCase("config.json", -10)]
+    [TestCase("config.json", +10)]
+    public void DownloadFileAsync_WrongSize_RejectedNamingSizes(string file, int delta)
     {
-        int size = _fixture["model.safetensors"].Length;
+        int size = _fixture[file].Length;
         _server.BodyLengthDelta = delta;
         using var client = new HubClient(Options());
 
-        var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, "model.safetensors"));
+        var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, file));
 
-        Assert.That(ex!.Message, Does.Contain("model.safetensors").And.Contain("wrong size").And.Contain($"announced {size} bytes"));
+        Assert.That(ex!.Message, Does.Contain(file).And.Contain("wrong size").And.Contain($"announced {size} bytes"));
         if (delta < 0)
         {
             Assert.That(ex.Message, Does.Contain($"{size + delta} arrived"));
@@ -451,6 +453,20 @@ public class HubClientTests
     }
 
     [Test]
+    public async Task DownloadFileAsync_BlobDeletedBehindSnapshot_DownloadedAgain()
+    {
+        using var client = new HubClient(Options());
+        string path = await client.DownloadFileAsync(Id, "config.json");
+        File.Delete(Path.Combine(RepoDir, "blobs", _server.EtagOf("config.json")));
+
+        string again = await client.DownloadFileAsync(Id, "config.json");
+
+        Assert.That(again, Is.EqualTo(path));
+        Assert.That(File.ReadAllBytes(again), Is.EqualTo(_fixture["config.json"]));
+        Assert.That(_server.CountRequests("GET", "config.json"), Is.EqualTo(2));
+    }
+
+    [Test]
     public async Task DownloadFileAsync_WeakQuotedEtags_BlobNamedByBareHash()
     {
         _server.WeakEtags = true;
@@ -478,7 +494,7 @@ public class HubClientTests
     }
 
     [TestCase("../config.json")]
-    [TestCase("/etc/passwd")]
+    [TestCase("/abs/config.json")]
     [TestCase("a//b")]
     [TestCase("a\\b")]
     [TestCase("")]
