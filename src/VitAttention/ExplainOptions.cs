@@ -63,8 +63,11 @@ public sealed record ExplainOptions
     /// </summary>
     public RegionOfInterest? RegionOfInterest { get; init; }
 
-    /// <summary>Colormap, opacity, upsampling, clipping and colour bar of the overlays.</summary>
-    public OverlayOptions Overlay { get; init; } = OverlayOptions.Default;
+    /// <summary>
+    /// How the figures look: colormap, opacity, upsampling, clipping and colour bar (<see cref="FigureOptions.Overlay"/>),
+    /// panel sizes, fonts and titles.
+    /// </summary>
+    public FigureOptions Figure { get; init; } = FigureOptions.Default;
 
     /// <summary>Throws when an option is out of range for a model with <paramref name="layers"/> layers.</summary>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
@@ -73,8 +76,8 @@ public sealed record ExplainOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(TopK, 1, nameof(TopK));
         ArgumentOutOfRangeException.ThrowIfLessThan(FocusedTop, 1, nameof(FocusedTop));
         ArgumentNullException.ThrowIfNull(Rollout);
-        ArgumentNullException.ThrowIfNull(Overlay);
-        Overlay.Validate();
+        ArgumentNullException.ThrowIfNull(Figure);
+        Figure.Validate();
         if (Layers is not null)
         {
             if (Layers.Count == 0)

@@ -50,6 +50,16 @@ public sealed class VitExplainer : IDisposable
         return new VitExplainer(ModelLoader.Load(model, options.Loading, cancellationToken), options);
     }
 
+    /// <summary>The model's top <paramref name="topK"/> classes for a photo file, without computing any map.</summary>
+    /// <exception cref="InvalidImageException">The file is not a decodable image or exceeds the limits.</exception>
+    public IReadOnlyList<Prediction> Classify(string imagePath, int topK = 5, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
+        using var image = _preprocessor.Preprocess(imagePath);
+        var output = _session.Run(image.Pixels, 1, cancellationToken);
+        return Predictions.TopK(output.LogitsOf(0), Config, Math.Min(topK, Math.Max(Config.NumClasses, 1)));
+    }
+
     /// <summary>Explains a photo file.</summary>
     /// <exception cref="InvalidImageException">The file is not a decodable image or exceeds the limits.</exception>
     public Explanation Explain(string imagePath, ExplainOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -221,8 +231,8 @@ public sealed class VitExplainer : IDisposable
                 : LayerFocus.Rank(maps, Math.Min(options.FocusedTop, maps.Length));
             var layers = maps.Select((m, l) => new LayerAttention(l + 1, m, focus.Scores[l])).ToArray();
             var logits = output.LogitsOf(item);
-            var probabilities = Inference.Predictions.Softmax(logits);
-            var top = Inference.Predictions.TopK(logits, config, Math.Min(options.TopK, Math.Max(config.NumClasses, 1)));
+            var probabilities = Predictions.Softmax(logits);
+            var top = Predictions.TopK(logits, config, Math.Min(options.TopK, Math.Max(config.NumClasses, 1)));
             return new Explanation(image.Source, config, options, top, probabilities, layers, rollout, row, focus, image.Photo, seen, stack, item);
         }
         finally
