@@ -452,26 +452,29 @@ public sealed unsafe class RolloutEngine
                 min = FuseHeads.Invoke(fusion, _width, source, headStride, heads, n, destination, sums);
             }
 
+            for (int h = 0; h < heads; h++)
+            {
+                if (!float.IsFinite(_sums[h]))
+                {
+                    ThrowNotFinite(layer, item, firstHead + h, row);
+                }
+            }
+
+            if (min < 0f)
+            {
+                ThrowNegative(source, headStride, heads, n, layer, item, firstHead, row);
+            }
+
             float total = 0f;
             for (int h = 0; h < heads; h++)
             {
                 float s = _sums[h];
-                if (!float.IsFinite(s))
-                {
-                    ThrowNotFinite(layer, item, firstHead + h, row);
-                }
-
                 if (checkRowSums && MathF.Abs(s - 1f) > RowSumTolerance)
                 {
                     ThrowRowSum(layer, item, firstHead + h, row, s);
                 }
 
                 total += s;
-            }
-
-            if (min < 0f)
-            {
-                ThrowNegative(source, headStride, heads, n, layer, item, firstHead, row);
             }
 
             return fusion == HeadFusion.Mean ? total : RowSum.Invoke(_width, destination, n);

@@ -14,23 +14,25 @@ internal static class RolloutReference
     {
         int n = shape.Tokens;
         var fused = new double[n * n];
-        for (int i = 0; i < n; i++)
+        for (int h = 0; h < shape.Heads; h++)
         {
-            for (int j = 0; j < n; j++)
+            ReadOnlySpan<float> a = stack.AsSpan((int)shape.OffsetOf(layer, item, h), n * n);
+            for (int i = 0; i < fused.Length; i++)
             {
-                double acc = o.Fusion == HeadFusion.Mean ? 0 : double.NaN;
-                for (int h = 0; h < shape.Heads; h++)
+                fused[i] = h == 0 ? a[i] : o.Fusion switch
                 {
-                    double v = stack[shape.OffsetOf(layer, item, h) + (i * n) + j];
-                    acc = o.Fusion switch
-                    {
-                        HeadFusion.Mean => acc + v,
-                        HeadFusion.Max => h == 0 ? v : Math.Max(acc, v),
-                        _ => h == 0 ? v : Math.Min(acc, v),
-                    };
-                }
+                    HeadFusion.Mean => fused[i] + a[i],
+                    HeadFusion.Max => Math.Max(fused[i], a[i]),
+                    _ => Math.Min(fused[i], a[i]),
+                };
+            }
+        }
 
-                fused[(i * n) + j] = o.Fusion == HeadFusion.Mean ? acc / shape.Heads : acc;
+        if (o.Fusion == HeadFusion.Mean)
+        {
+            for (int i = 0; i < fused.Length; i++)
+            {
+                fused[i] /= shape.Heads;
             }
         }
 
