@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using SkiaSharp;
 
@@ -37,7 +38,7 @@ public static class Overlay
         var target = PreparePhoto(photo, photo.Width, photo.Height);
         try
         {
-            BlendInto(target, new SKSizeI(photo.Width, photo.Height), seenRegion, map, options);
+            BlendInto(target, target, new SKSizeI(photo.Width, photo.Height), seenRegion, map, options);
             return target;
         }
         catch
@@ -104,14 +105,16 @@ public static class Overlay
     }
 
     /// <summary>
-    /// Blends the map into <paramref name="target"/>, which holds the photo scaled to the target's size.
-    /// The seen region (photo pixels) is scaled by target / photo size; pixels whose centres fall inside it
-    /// get the heat map, the others are dimmed.
+    /// Writes photo + heat map into <paramref name="destination"/>: <paramref name="photo"/> holds the photo
+    /// scaled to the destination's size (both opaque Rgba8888; they may be the same bitmap). The seen region
+    /// (photo pixels) is scaled by destination / photo size; pixels whose centres fall inside it get the heat
+    /// map, the others are dimmed.
     /// </summary>
-    internal static void BlendInto(SKBitmap target, SKSizeI photoSize, SKRectI seenRegion, AttentionMap map, OverlayOptions options)
+    internal static void BlendInto(
+        SKBitmap photo, SKBitmap destination, SKSizeI photoSize, SKRectI seenRegion, AttentionMap map, OverlayOptions options)
     {
-        int w = target.Width;
-        int h = target.Height;
+        int w = destination.Width;
+        int h = destination.Height;
         double sx = w / (double)photoSize.Width;
         double sy = h / (double)photoSize.Height;
         double offX = seenRegion.Left * sx, extX = seenRegion.Width * sx;
@@ -122,63 +125,89 @@ public static class Overlay
         int x1 = Math.Clamp((int)Math.Ceiling(offX + extX - 0.5), x0, w);
         int y0 = Math.Clamp((int)Math.Ceiling(offY - 0.5), 0, h);
         int y1 = Math.Clamp((int)Math.Ceiling(offY + extY - 0.5), y0, h);
+        int cw = x1 - x0, ch = y1 - y0;
 
-        var pixels = target.GetPixelSpan(); // [y, x, rgba]
-        int stride = target.RowBytes;
+        ReadOnlySpan<byte> src = photo.GetPixelSpan(); // [y, x, rgba]
+        var dst = destination.GetPixelSpan();           // [y, x, rgba]
+        int srcStride = photo.RowBytes, dstStride = destination.RowBytes;
 
+        // Outside the seen region: the photo, dimmed.
         float dim = 1f - options.UnseenDimming;
-        if (dim < 1f)
+        for (int y = 0; y < h; y++)
         {
-            for (int y = 0; y < h; y++)
+            var s = src.Slice(y * srcStride, w * 4);
+            var d = dst.Slice(y * dstStride, w * 4);
+            if (y >= y0 && y < y1)
             {
-                var row = pixels.Slice(y * stride, w * 4);
-                bool rowSeen = y >= y0 && y < y1;
-                for (int x = 0; x < w; x++)
-                {
-                    if (rowSeen && x >= x0 && x < x1)
-                    {
-                        x = x1 - 1; // skip the seen span
-                        continue;
-                    }
-
-                    int o = x * 4;
-                    row[o] = (byte)((row[o] * dim) + 0.5f);
-                    row[o + 1] = (byte)((row[o + 1] * dim) + 0.5f);
-                    row[o + 2] = (byte)((row[o + 2] * dim) + 0.5f);
-                }
+                Dim(s[..(x0 * 4)], d[..(x0 * 4)], dim);
+                Dim(s[(x1 * 4)..], d[(x1 * 4)..], dim);
+            }
+            else
+            {
+                Dim(s, d, dim);
             }
         }
 
-        int cw = x1 - x0, ch = y1 - y0;
         if (cw > 0 && ch > 0)
         {
             var scaled = new float[map.Values.Length];
             HeatMap.NormalizeCore(map.Values, options.Epsilon, options.ClipPercentile, scaled);
             var xTaps = AxisTaps.Create(map.Width, x0, cw, offX, extX, options.Upsampling);
             var yTaps = AxisTaps.Create(map.Height, y0, ch, offY, extY, options.Upsampling);
-            var values = new float[cw * ch]; // [y − y0, x − x0]
-            HeatMap.Resample(scaled, map.Height, map.Width, xTaps, yTaps, values);
-
-            var table = Colormaps.Table(options.Colormap);
-            float a = options.Alpha;
-            for (int y = 0; y < ch; y++)
+            var values = ArrayPool<float>.Shared.Rent(cw * ch); // [y − y0, x − x0]
+            try
             {
-                var row = pixels.Slice(((y0 + y) * stride) + (x0 * 4), cw * 4);
-                var v = values.AsSpan(y * cw, cw);
-                for (int x = 0; x < cw; x++)
+                HeatMap.Resample(scaled, map.Height, map.Width, xTaps, yTaps, values.AsSpan(0, cw * ch));
+
+                // Heat colours pre-multiplied by α, so each channel is one multiply-add: (1 − α) · photo + α · heat.
+                var table = Colormaps.Table(options.Colormap);
+                Span<float> heat = stackalloc float[Colormaps.Size * 3];
+                float a = options.Alpha, keep = 1f - a;
+                for (int i = 0; i < heat.Length; i++)
                 {
-                    int c = Colormaps.Index(v[x]) * 3;
-                    int o = x * 4;
-                    row[o] = Blend(row[o], table[c], a);
-                    row[o + 1] = Blend(row[o + 1], table[c + 1], a);
-                    row[o + 2] = Blend(row[o + 2], table[c + 2], a);
+                    heat[i] = (a * table[i]) + 0.5f; // + 0.5: round to nearest when truncating
                 }
+
+                for (int y = 0; y < ch; y++)
+                {
+                    var s = src.Slice(((y0 + y) * srcStride) + (x0 * 4), cw * 4);
+                    var d = dst.Slice(((y0 + y) * dstStride) + (x0 * 4), cw * 4);
+                    var v = values.AsSpan(y * cw, cw);
+                    for (int x = 0; x < cw; x++)
+                    {
+                        int c = Colormaps.Index(v[x]) * 3;
+                        int o = x * 4;
+                        d[o] = (byte)((keep * s[o]) + heat[c]);
+                        d[o + 1] = (byte)((keep * s[o + 1]) + heat[c + 1]);
+                        d[o + 2] = (byte)((keep * s[o + 2]) + heat[c + 2]);
+                        d[o + 3] = 255;
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(values);
             }
         }
 
-        target.NotifyPixelsChanged();
+        destination.NotifyPixelsChanged();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static byte Blend(byte photo, byte heat, float alpha) => (byte)(photo + (alpha * (heat - photo)) + 0.5f);
+    private static void Dim(ReadOnlySpan<byte> source, Span<byte> destination, float factor)
+    {
+        if (factor == 1f)
+        {
+            source.CopyTo(destination);
+            return;
+        }
+
+        for (int o = 0; o < source.Length; o += 4)
+        {
+            destination[o] = (byte)((source[o] * factor) + 0.5f);
+            destination[o + 1] = (byte)((source[o + 1] * factor) + 0.5f);
+            destination[o + 2] = (byte)((source[o + 2] * factor) + 0.5f);
+            destination[o + 3] = 255;
+        }
+    }
+
 }
