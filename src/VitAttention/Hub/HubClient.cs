@@ -225,6 +225,30 @@ public sealed class HubClient : IDisposable
             return new FileResult(null, id.Revision);
         }
 
+        if (meta.Size > Options.MaxFileBytes)
+        {
+            throw new ModelHubException(
+                $"{Describe(id, filename)} is {meta.Size} bytes, more than the limit of {Options.MaxFileBytes} bytes " +
+                "(HubOptions.MaxFileBytes); raise the limit if the file is expected to be that large.");
+        }
+
+        try
+        {
+            return await StoreAsync(id, filename, meta, layout, progress, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException || (ex is IOException && ex is not HttpIOException))
+        {
+            // Network failures were turned into ModelHubException where they happen; what is left is the local disk.
+            throw new ModelHubException(
+                $"could not store {Describe(id, filename)} in the cache at {layout.RepoDirectory}: {ex.Message} " +
+                "Check that the folder is writable and the disk has room, or set HF_HUB_CACHE to another folder.", ex);
+        }
+    }
+
+    /// <summary>Records the ref, downloads the blob unless the cache has it (under the blob's lock), links the snapshot.</summary>
+    private async Task<FileResult> StoreAsync(
+        ModelId id, string filename, FileMetadata meta, HubCacheLayout layout, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    {
         if (!string.Equals(id.Revision, meta.Commit, StringComparison.Ordinal))
         {
             layout.WriteRef(id.Revision, meta.Commit);
@@ -233,13 +257,6 @@ public sealed class HubClient : IDisposable
         if (layout.TryGetSnapshotFile(meta.Commit, filename) is { } snapshotPath)
         {
             return new FileResult(snapshotPath, meta.Commit);
-        }
-
-        if (meta.Size > Options.MaxFileBytes)
-        {
-            throw new ModelHubException(
-                $"{Describe(id, filename)} is {meta.Size} bytes, more than the limit of {Options.MaxFileBytes} bytes " +
-                "(HubOptions.MaxFileBytes); raise the limit if the file is expected to be that large.");
         }
 
         string blob = layout.BlobPath(meta.Etag);
@@ -294,7 +311,7 @@ public sealed class HubClient : IDisposable
         {
             using HttpResponseMessage response = await SendForHeadersAsync(HttpMethod.Head, current, rangeFrom: null, id, filename, ct).ConfigureAwait(false);
             int status = (int)response.StatusCode;
-            if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+            if (IsRedirect(response) && response.Headers.Location is { } location)
             {
                 Uri target = location.IsAbsoluteUri ? location : new Uri(current, location);
                 // A redirect that carries the file's headers is the hub sending a large file to its storage: the
@@ -353,7 +370,7 @@ public sealed class HubClient : IDisposable
 
             size = parsed;
         }
-        else if (response.Content.Headers.ContentLength is long contentLength and >= 0)
+        else if (!IsRedirect(response) && response.Content.Headers.ContentLength is long contentLength and >= 0)
         {
             size = contentLength;
         }
@@ -549,7 +566,7 @@ public sealed class HubClient : IDisposable
         for (int hop = 0; hop <= MaxRedirects; hop++)
         {
             HttpResponseMessage response = await SendForHeadersAsync(HttpMethod.Get, current, rangeFrom, id, filename, ct, throwInterrupted: true).ConfigureAwait(false);
-            if ((int)response.StatusCode is >= 300 and < 400 && response.Headers.Location is { } location)
+            if (IsRedirect(response) && response.Headers.Location is { } location)
             {
                 current = location.IsAbsoluteUri ? location : new Uri(current, location);
                 response.Dispose();
@@ -658,6 +675,8 @@ public sealed class HubClient : IDisposable
             }
         }
     }
+
+    private static bool IsRedirect(HttpResponseMessage response) => (int)response.StatusCode is >= 300 and < 400;
 
     private static bool IsSameOrigin(Uri a, Uri b) =>
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)

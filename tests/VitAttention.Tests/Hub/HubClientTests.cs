@@ -467,6 +467,19 @@ public class HubClientTests
     }
 
     [Test]
+    public void DownloadFileAsync_CacheNotWritable_SaysWhichFolder()
+    {
+        // Tests may run as root, where permissions do not stop writes: a file where blobs/ should be does.
+        Directory.CreateDirectory(RepoDir);
+        File.WriteAllText(Path.Combine(RepoDir, "blobs"), "not a folder");
+        using var client = new HubClient(Options());
+
+        var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, "config.json"));
+
+        Assert.That(ex!.Message, Does.Contain("could not store").And.Contain(RepoDir).And.Contain("HF_HUB_CACHE"));
+    }
+
+    [Test]
     public async Task DownloadFileAsync_WeakQuotedEtags_BlobNamedByBareHash()
     {
         _server.WeakEtags = true;
