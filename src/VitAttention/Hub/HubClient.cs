@@ -167,6 +167,25 @@ public sealed class HubClient : IDisposable
         return new HubCacheLayout(Options.CacheDirectory, id).SnapshotDirectory(first.Commit);
     }
 
+    /// <summary>The files a ViT image classifier cannot do without: <c>config.json</c> and <c>model.safetensors</c>.</summary>
+    public static IReadOnlyList<string> VitRequiredFiles { get; } = ["config.json", "model.safetensors"];
+
+    /// <summary>The files a ViT uses when present: <c>preprocessor_config.json</c> (resize and normalisation).</summary>
+    public static IReadOnlyList<string> VitOptionalFiles { get; } = ["preprocessor_config.json"];
+
+    /// <summary>
+    /// <see cref="ResolveSnapshotAsync"/> with <see cref="VitRequiredFiles"/> and <see cref="VitOptionalFiles"/>:
+    /// the snapshot folder of a ViT classifier, for example <c>google/vit-base-patch16-224</c>.
+    /// </summary>
+    /// <param name="id">The repository and revision.</param>
+    /// <param name="progress">Receives download progress for each file; may be null.</param>
+    /// <param name="cancellationToken">Cancels the requests or downloads; partial downloads are kept for the next call.</param>
+    /// <returns>The folder <c>snapshots/{commit}</c> holding the files.</returns>
+    /// <exception cref="ModelHubException">As <see cref="DownloadFileAsync"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<string> ResolveVitSnapshotAsync(ModelId id, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ResolveSnapshotAsync(id, VitRequiredFiles, VitOptionalFiles, progress, cancellationToken);
+
     /// <summary>Releases the HTTP connections (and the handler when the client created it).</summary>
     public void Dispose() => _http.Dispose();
 

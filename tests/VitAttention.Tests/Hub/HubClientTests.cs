@@ -12,8 +12,8 @@ public class HubClientTests
 {
     private const string Owner = "test-org";
     private const string Name = "tiny-vit-hf";
-    private static readonly string[] Required = ["config.json", "model.safetensors"];
-    private static readonly string[] Optional = ["preprocessor_config.json"];
+    private static readonly string[] Required = [.. HubClient.VitRequiredFiles];
+    private static readonly string[] Optional = [.. HubClient.VitOptionalFiles];
 
     private string _cache = "";
     private FakeHubServer _server = null!;
@@ -94,7 +94,7 @@ public class HubClientTests
         int requestsBefore = _server.Requests.Count;
         using var offline = new HubClient(Options(offline: true));
 
-        string snapshot = await offline.ResolveSnapshotAsync(Id, Required, Optional);
+        string snapshot = await offline.ResolveVitSnapshotAsync(Id);
         string model = await offline.DownloadFileAsync(Id, "model.safetensors");
 
         Assert.That(snapshot, Is.EqualTo(Path.Combine(RepoDir, "snapshots", _server.Commit)));
