@@ -315,7 +315,8 @@ public sealed class HubClient : IDisposable
             "Unset HF_HUB_OFFLINE (or HubOptions.Offline) to download it, or point HF_HUB_CACHE at a cache that holds it.");
     }
 
-    private Uri ResolveUrl(ModelId id, string filename)
+    /// <summary><c>{endpoint}/{owner}/{name}/resolve/{revision}/{filename}</c>, the revision escaped whole, the file per folder.</summary>
+    internal Uri ResolveUrl(ModelId id, string filename)
     {
         string file = string.Join('/', filename.Split('/').Select(Uri.EscapeDataString));
         return new Uri(_endpoint,

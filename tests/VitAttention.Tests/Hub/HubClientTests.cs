@@ -291,6 +291,33 @@ public class HubClientTests
     }
 
     [Test]
+    public async Task DownloadFileAsync_TokenSet_SentToHubButNotToStorageHost()
+    {
+        _server.StorageHost = "localhost";
+        using var client = new HubClient(Options(token: "hf_secret"));
+
+        string path = await client.DownloadFileAsync(Id, "model.safetensors");
+
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(_fixture["model.safetensors"]));
+        var requests = _server.Requests.ToList();
+        Assert.That(requests.Where(r => r.Path.Contains("/resolve/", StringComparison.Ordinal)).Select(r => r.Authorization),
+            Is.Not.Empty.And.All.EqualTo("Bearer hf_secret"));
+        Assert.That(requests.Where(r => r.Path.StartsWith("/lfs/", StringComparison.Ordinal)).Select(r => r.Authorization),
+            Is.Not.Empty.And.All.Null);
+    }
+
+    [Test]
+    public void DownloadFileAsync_ConnectionClosedWithoutAnswer_SaysCouldNotReach()
+    {
+        _server.DropBeforeAnswer = true;
+        using var client = new HubClient(Options());
+
+        var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, "config.json"));
+
+        Assert.That(ex!.Message, Does.Contain("could not reach").And.Contain("config.json").And.Contain("retry"));
+    }
+
+    [Test]
     public void DownloadFileAsync_ServerError_SaysRetryLater()
     {
         _server.ForceStatus = 500;
@@ -527,6 +554,15 @@ public class HubClientTests
         var ex = Assert.Throws<ArgumentException>(() => new HubClient(Options() with { Endpoint = "hub.local" }));
 
         Assert.That(ex!.Message, Does.Contain("hub.local").And.Contain("HF_ENDPOINT"));
+    }
+
+    [TestCase("https://hub.example", "refs/pr/1", "onnx/model.onnx", "https://hub.example/o/n/resolve/refs%2Fpr%2F1/onnx/model.onnx")]
+    [TestCase("https://hub.example/mirror/", "main", "a b.json", "https://hub.example/mirror/o/n/resolve/main/a%20b.json")]
+    public void ResolveUrl_EscapesRevisionAndKeepsFileFolders(string endpoint, string revision, string file, string expected)
+    {
+        using var client = new HubClient(Options() with { Endpoint = endpoint });
+
+        Assert.That(client.ResolveUrl(new ModelId("o", "n", revision), file).AbsoluteUri, Is.EqualTo(expected));
     }
 
     [TestCase("\"abc\"", "abc")]
