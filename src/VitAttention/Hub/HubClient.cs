@@ -513,6 +513,7 @@ public sealed class HubClient : IDisposable
             file.SetLength(offset);
             file.Position = offset;
             long received = offset;
+            reporter.LearnTotal(total);
             reporter.Report(received);
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -730,22 +731,26 @@ public sealed class HubClient : IDisposable
     private sealed class ProgressReporter(string file, long? total, IProgress<DownloadProgress>? progress)
     {
         private long _last = -1;
+        private long? _total = total;
+
+        /// <summary>Takes the size from the download response when the HEAD request did not give one.</summary>
+        public void LearnTotal(long? size) => _total ??= size;
 
         public void Report(long received)
         {
             if (progress is not null && received > _last)
             {
                 _last = received;
-                progress.Report(new DownloadProgress(file, received, total));
+                progress.Report(new DownloadProgress(file, received, _total));
             }
         }
 
         public void Complete(long size)
         {
-            if (progress is not null && (size > _last || (size == _last && total is null)))
+            if (progress is not null && (size > _last || (size == _last && _total is null)))
             {
                 _last = size;
-                progress.Report(new DownloadProgress(file, size, total ?? size));
+                progress.Report(new DownloadProgress(file, size, _total ?? size));
             }
         }
     }
