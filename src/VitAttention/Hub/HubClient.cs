@@ -167,6 +167,25 @@ public sealed class HubClient : IDisposable
         return new HubCacheLayout(Options.CacheDirectory, id).SnapshotDirectory(first.Commit);
     }
 
+    /// <summary>The files a ViT image classifier cannot do without: <c>config.json</c> and <c>model.safetensors</c>.</summary>
+    public static IReadOnlyList<string> VitRequiredFiles { get; } = ["config.json", "model.safetensors"];
+
+    /// <summary>The files a ViT uses when present: <c>preprocessor_config.json</c> (resize and normalisation).</summary>
+    public static IReadOnlyList<string> VitOptionalFiles { get; } = ["preprocessor_config.json"];
+
+    /// <summary>
+    /// <see cref="ResolveSnapshotAsync"/> with <see cref="VitRequiredFiles"/> and <see cref="VitOptionalFiles"/>:
+    /// the snapshot folder of a ViT classifier, for example <c>google/vit-base-patch16-224</c>.
+    /// </summary>
+    /// <param name="id">The repository and revision.</param>
+    /// <param name="progress">Receives download progress for each file; may be null.</param>
+    /// <param name="cancellationToken">Cancels the requests or downloads; partial downloads are kept for the next call.</param>
+    /// <returns>The folder <c>snapshots/{commit}</c> holding the files.</returns>
+    /// <exception cref="ModelHubException">As <see cref="DownloadFileAsync"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<string> ResolveVitSnapshotAsync(ModelId id, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ResolveSnapshotAsync(id, VitRequiredFiles, VitOptionalFiles, progress, cancellationToken);
+
     /// <summary>Releases the HTTP connections (and the handler when the client created it).</summary>
     public void Dispose() => _http.Dispose();
 
@@ -225,6 +244,30 @@ public sealed class HubClient : IDisposable
             return new FileResult(null, id.Revision);
         }
 
+        if (meta.Size > Options.MaxFileBytes)
+        {
+            throw new ModelHubException(
+                $"{Describe(id, filename)} is {meta.Size} bytes, more than the limit of {Options.MaxFileBytes} bytes " +
+                "(HubOptions.MaxFileBytes); raise the limit if the file is expected to be that large.");
+        }
+
+        try
+        {
+            return await StoreAsync(id, filename, meta, layout, progress, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException || (ex is IOException && ex is not HttpIOException))
+        {
+            // Network failures were turned into ModelHubException where they happen; what is left is the local disk.
+            throw new ModelHubException(
+                $"could not store {Describe(id, filename)} in the cache at {layout.RepoDirectory}: {ex.Message} " +
+                "Check that the folder is writable and the disk has room, or set HF_HUB_CACHE to another folder.", ex);
+        }
+    }
+
+    /// <summary>Records the ref, downloads the blob unless the cache has it (under the blob's lock), links the snapshot.</summary>
+    private async Task<FileResult> StoreAsync(
+        ModelId id, string filename, FileMetadata meta, HubCacheLayout layout, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    {
         if (!string.Equals(id.Revision, meta.Commit, StringComparison.Ordinal))
         {
             layout.WriteRef(id.Revision, meta.Commit);
@@ -233,13 +276,6 @@ public sealed class HubClient : IDisposable
         if (layout.TryGetSnapshotFile(meta.Commit, filename) is { } snapshotPath)
         {
             return new FileResult(snapshotPath, meta.Commit);
-        }
-
-        if (meta.Size > Options.MaxFileBytes)
-        {
-            throw new ModelHubException(
-                $"{Describe(id, filename)} is {meta.Size} bytes, more than the limit of {Options.MaxFileBytes} bytes " +
-                "(HubOptions.MaxFileBytes); raise the limit if the file is expected to be that large.");
         }
 
         string blob = layout.BlobPath(meta.Etag);
@@ -279,7 +315,8 @@ public sealed class HubClient : IDisposable
             "Unset HF_HUB_OFFLINE (or HubOptions.Offline) to download it, or point HF_HUB_CACHE at a cache that holds it.");
     }
 
-    private Uri ResolveUrl(ModelId id, string filename)
+    /// <summary><c>{endpoint}/{owner}/{name}/resolve/{revision}/{filename}</c>, the revision escaped whole, the file per folder.</summary>
+    internal Uri ResolveUrl(ModelId id, string filename)
     {
         string file = string.Join('/', filename.Split('/').Select(Uri.EscapeDataString));
         return new Uri(_endpoint,
@@ -294,7 +331,7 @@ public sealed class HubClient : IDisposable
         {
             using HttpResponseMessage response = await SendForHeadersAsync(HttpMethod.Head, current, rangeFrom: null, id, filename, ct).ConfigureAwait(false);
             int status = (int)response.StatusCode;
-            if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+            if (IsRedirect(response) && response.Headers.Location is { } location)
             {
                 Uri target = location.IsAbsoluteUri ? location : new Uri(current, location);
                 // A redirect that carries the file's headers is the hub sending a large file to its storage: the
@@ -353,7 +390,7 @@ public sealed class HubClient : IDisposable
 
             size = parsed;
         }
-        else if (response.Content.Headers.ContentLength is long contentLength and >= 0)
+        else if (!IsRedirect(response) && response.Content.Headers.ContentLength is long contentLength and >= 0)
         {
             size = contentLength;
         }
@@ -476,6 +513,7 @@ public sealed class HubClient : IDisposable
             file.SetLength(offset);
             file.Position = offset;
             long received = offset;
+            reporter.LearnTotal(total);
             reporter.Report(received);
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -549,7 +587,7 @@ public sealed class HubClient : IDisposable
         for (int hop = 0; hop <= MaxRedirects; hop++)
         {
             HttpResponseMessage response = await SendForHeadersAsync(HttpMethod.Get, current, rangeFrom, id, filename, ct, throwInterrupted: true).ConfigureAwait(false);
-            if ((int)response.StatusCode is >= 300 and < 400 && response.Headers.Location is { } location)
+            if (IsRedirect(response) && response.Headers.Location is { } location)
             {
                 current = location.IsAbsoluteUri ? location : new Uri(current, location);
                 response.Dispose();
@@ -659,6 +697,8 @@ public sealed class HubClient : IDisposable
         }
     }
 
+    private static bool IsRedirect(HttpResponseMessage response) => (int)response.StatusCode is >= 300 and < 400;
+
     private static bool IsSameOrigin(Uri a, Uri b) =>
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)
         && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase)
@@ -691,22 +731,26 @@ public sealed class HubClient : IDisposable
     private sealed class ProgressReporter(string file, long? total, IProgress<DownloadProgress>? progress)
     {
         private long _last = -1;
+        private long? _total = total;
+
+        /// <summary>Takes the size from the download response when the HEAD request did not give one.</summary>
+        public void LearnTotal(long? size) => _total ??= size;
 
         public void Report(long received)
         {
             if (progress is not null && received > _last)
             {
                 _last = received;
-                progress.Report(new DownloadProgress(file, received, total));
+                progress.Report(new DownloadProgress(file, received, _total));
             }
         }
 
         public void Complete(long size)
         {
-            if (progress is not null && (size > _last || (size == _last && total is null)))
+            if (progress is not null && (size > _last || (size == _last && _total is null)))
             {
                 _last = size;
-                progress.Report(new DownloadProgress(file, size, total ?? size));
+                progress.Report(new DownloadProgress(file, size, _total ?? size));
             }
         }
     }

@@ -96,6 +96,19 @@ public readonly record struct ModelId(string Owner, string Name, string Revision
         return true;
     }
 
+    /// <summary>
+    /// Reads a model argument that may be a local path or an id: true only when no file or folder named
+    /// <paramref name="text"/> exists (relative to the current folder) and the text parses as an id.
+    /// </summary>
+    /// <param name="text">A model argument as a user typed it (API or <c>--model</c>).</param>
+    /// <param name="id">The id when the result is true, otherwise <c>default</c>.</param>
+    /// <returns>True when <paramref name="text"/> names a hub repository rather than a local path.</returns>
+    public static bool TryParseUnlessLocalPath([NotNullWhen(true)] string? text, out ModelId id)
+    {
+        id = default;
+        return !string.IsNullOrEmpty(text) && !File.Exists(text) && !Directory.Exists(text) && TryParse(text, out id);
+    }
+
     /// <summary>The same repository at another revision.</summary>
     /// <param name="revision">A branch, tag or commit hash.</param>
     /// <returns>A copy of this id with <see cref="Revision"/> replaced.</returns>

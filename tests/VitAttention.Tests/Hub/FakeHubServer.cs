@@ -69,6 +69,12 @@ internal sealed class FakeHubServer : IDisposable
     /// <summary>Answer Range requests with 206 (true) or ignore them and send the whole file with 200 (false).</summary>
     public bool HonourRange { get; set; } = true;
 
+    /// <summary>Close every connection without answering.</summary>
+    public bool DropBeforeAnswer { get; set; }
+
+    /// <summary>The host name large-file redirects point at; "localhost" makes it another origin than 127.0.0.1.</summary>
+    public string StorageHost { get; set; } = "127.0.0.1";
+
     /// <summary>Send ETags in the weak form <c>W/"..."</c>.</summary>
     public bool WeakEtags { get; set; }
 
@@ -143,6 +149,11 @@ internal sealed class FakeHubServer : IDisposable
                 headers.TryGetValue("range", out string? range);
                 headers.TryGetValue("authorization", out string? authorization);
                 Requests.Enqueue(new RecordedRequest(method, path, range, authorization));
+                if (DropBeforeAnswer)
+                {
+                    return;
+                }
+
                 await RespondAsync(stream, method, path, range);
                 client.Client.Shutdown(SocketShutdown.Send);
             }
@@ -220,7 +231,7 @@ internal sealed class FakeHubServer : IDisposable
                 string sha = Sha256(content);
                 await WriteHeadAsync(stream, 302,
                     [
-                        ("Location", $"{Endpoint}/lfs/{sha}"),
+                        ("Location", $"http://{StorageHost}:{Port}/lfs/{sha}"),
                         ("X-Repo-Commit", Commit),
                         ("ETag", Quote(sha)),
                         ("X-Linked-Etag", Quote(sha)),

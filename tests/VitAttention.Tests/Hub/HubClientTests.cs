@@ -12,8 +12,8 @@ public class HubClientTests
 {
     private const string Owner = "test-org";
     private const string Name = "tiny-vit-hf";
-    private static readonly string[] Required = ["config.json", "model.safetensors"];
-    private static readonly string[] Optional = ["preprocessor_config.json"];
+    private static readonly string[] Required = [.. HubClient.VitRequiredFiles];
+    private static readonly string[] Optional = [.. HubClient.VitOptionalFiles];
 
     private string _cache = "";
     private FakeHubServer _server = null!;
@@ -94,7 +94,7 @@ public class HubClientTests
         int requestsBefore = _server.Requests.Count;
         using var offline = new HubClient(Options(offline: true));
 
-        string snapshot = await offline.ResolveSnapshotAsync(Id, Required, Optional);
+        string snapshot = await offline.ResolveVitSnapshotAsync(Id);
         string model = await offline.DownloadFileAsync(Id, "model.safetensors");
 
         Assert.That(snapshot, Is.EqualTo(Path.Combine(RepoDir, "snapshots", _server.Commit)));
@@ -291,6 +291,33 @@ public class HubClientTests
     }
 
     [Test]
+    public async Task DownloadFileAsync_TokenSet_SentToHubButNotToStorageHost()
+    {
+        _server.StorageHost = "localhost";
+        using var client = new HubClient(Options(token: "hf_secret"));
+
+        string path = await client.DownloadFileAsync(Id, "model.safetensors");
+
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(_fixture["model.safetensors"]));
+        var requests = _server.Requests.ToList();
+        Assert.That(requests.Where(r => r.Path.Contains("/resolve/", StringComparison.Ordinal)).Select(r => r.Authorization),
+            Is.Not.Empty.And.All.EqualTo("Bearer hf_secret"));
+        Assert.That(requests.Where(r => r.Path.StartsWith("/lfs/", StringComparison.Ordinal)).Select(r => r.Authorization),
+            Is.Not.Empty.And.All.Null);
+    }
+
+    [Test]
+    public void DownloadFileAsync_ConnectionClosedWithoutAnswer_SaysCouldNotReach()
+    {
+        _server.DropBeforeAnswer = true;
+        using var client = new HubClient(Options());
+
+        var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, "config.json"));
+
+        Assert.That(ex!.Message, Does.Contain("could not reach").And.Contain("config.json").And.Contain("retry"));
+    }
+
+    [Test]
     public void DownloadFileAsync_ServerError_SaysRetryLater()
     {
         _server.ForceStatus = 500;
@@ -467,6 +494,19 @@ public class HubClientTests
     }
 
     [Test]
+    public void DownloadFileAsync_CacheNotWritable_SaysWhichFolder()
+    {
+        // Tests may run as root, where permissions do not stop writes: a file where blobs/ should be does.
+        Directory.CreateDirectory(RepoDir);
+        File.WriteAllText(Path.Combine(RepoDir, "blobs"), "not a folder");
+        using var client = new HubClient(Options());
+
+        var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, "config.json"));
+
+        Assert.That(ex!.Message, Does.Contain("could not store").And.Contain(RepoDir).And.Contain("HF_HUB_CACHE"));
+    }
+
+    [Test]
     public async Task DownloadFileAsync_WeakQuotedEtags_BlobNamedByBareHash()
     {
         _server.WeakEtags = true;
@@ -514,6 +554,15 @@ public class HubClientTests
         var ex = Assert.Throws<ArgumentException>(() => new HubClient(Options() with { Endpoint = "hub.local" }));
 
         Assert.That(ex!.Message, Does.Contain("hub.local").And.Contain("HF_ENDPOINT"));
+    }
+
+    [TestCase("https://hub.example", "refs/pr/1", "onnx/model.onnx", "https://hub.example/o/n/resolve/refs%2Fpr%2F1/onnx/model.onnx")]
+    [TestCase("https://hub.example/mirror/", "main", "a b.json", "https://hub.example/mirror/o/n/resolve/main/a%20b.json")]
+    public void ResolveUrl_EscapesRevisionAndKeepsFileFolders(string endpoint, string revision, string file, string expected)
+    {
+        using var client = new HubClient(Options() with { Endpoint = endpoint });
+
+        Assert.That(client.ResolveUrl(new ModelId("o", "n", revision), file).AbsoluteUri, Is.EqualTo(expected));
     }
 
     [TestCase("\"abc\"", "abc")]

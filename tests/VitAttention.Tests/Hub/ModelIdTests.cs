@@ -69,4 +69,26 @@ public class ModelIdTests
         Assert.Throws<ArgumentException>(() => id.WithRevision("../x"));
         Assert.That(id.RepoId, Is.EqualTo("google/vit-base-patch16-224"));
     }
+
+    [Test]
+    [NonParallelizable] // changes the process's current folder
+    public void TryParseUnlessLocalPath_ExistingRelativeFolder_IsAPath()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "vit-attention-id-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(root, "owner", "name"));
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = root;
+
+            Assert.That(ModelId.TryParseUnlessLocalPath("owner/name", out _), Is.False, "an existing folder stays a path");
+            Assert.That(ModelId.TryParseUnlessLocalPath("owner/other", out var id), Is.True);
+            Assert.That(id, Is.EqualTo(new ModelId("owner", "other", "main")));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }
