@@ -62,4 +62,32 @@ public class PrepareCachedTests
         Assert.Throws<ModelFormatException>(() => VitOnnxBuilder.PrepareCached(t.Folder));
         Assert.That(File.Exists(Path.Combine(t.Folder, VitOnnxBuilder.CacheFileName)), Is.False);
     }
+
+    [Test]
+    public void PrepareCached_CacheFileCannotBeWrittenInFolder_FallsBackToLocalAppData()
+    {
+        using var t = new TempCheckpoint("tiny-vit-timm");
+        // A directory where the cache file should go makes the checkpoint folder unusable as a cache (running as root,
+        // permissions alone would not stop the write).
+        Directory.CreateDirectory(Path.Combine(t.Folder, VitOnnxBuilder.CacheFileName));
+        string dataHome = FixturePaths.NewTempFolder();
+        string? saved = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        Environment.SetEnvironmentVariable("XDG_DATA_HOME", dataHome);
+        try
+        {
+            int before = VitOnnxBuilder.BuildCount;
+            var first = VitOnnxBuilder.PrepareCached(t.Folder);
+            string[] cached = Directory.GetFiles(dataHome, VitOnnxBuilder.CacheFileName, SearchOption.AllDirectories);
+            Assert.That(cached, Has.Length.EqualTo(1));
+            Assert.That(File.ReadAllBytes(cached[0]), Is.EqualTo(first.Onnx));
+            var second = VitOnnxBuilder.PrepareCached(t.Folder);
+            Assert.That(VitOnnxBuilder.BuildCount, Is.EqualTo(before + 1));
+            Assert.That(second.Onnx, Is.EqualTo(first.Onnx));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("XDG_DATA_HOME", saved);
+            Directory.Delete(dataHome, true);
+        }
+    }
 }
