@@ -89,6 +89,21 @@ public class AttentionExposerTests
     }
 
     [Test]
+    public void Expose_NodeListReversed_OrdersLayersByDepthNotPosition()
+    {
+        // ONNX Runtime sorts the graph itself; the exposer must not rely on the node list order either.
+        ModelProto model = LoadFixture("tiny-vit-hf");
+        var reversed = model.Graph.Node.Reverse().ToList();
+        model.Graph.Node.Clear();
+        model.Graph.Node.AddRange(reversed);
+
+        ExposedOnnx exposed = AttentionExposer.Expose(model.ToByteArray(), "reversed.onnx");
+
+        Assert.That(exposed.AttentionSources, Is.EqualTo(new[] { "/layer.0/Softmax_output_0", "/layer.1/Softmax_output_0", "/layer.2/Softmax_output_0" }));
+        AssertMatchesReference(exposed.Onnx, "tiny-vit-hf");
+    }
+
+    [Test]
     public void Expose_OutputNotNamedLogits_AddsLogitsAlias()
     {
         ModelProto model = LoadFixture("tiny-vit-timm");
