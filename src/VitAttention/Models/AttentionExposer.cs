@@ -551,7 +551,7 @@ public static class AttentionExposer
 
         using var sessionOptions = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, // keeps every requested output; cuts session setup
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         InferenceSession session;
@@ -893,8 +893,13 @@ public static class AttentionExposer
         for (int l = 0; l < layers.Count; l++)
         {
             string name = PreparedModel.AttentionOutput(l);
-            if (!(outputNames.Contains(name) && producers.TryGetValue(name, out NodeProto? p) && p.Input.Count > 0
-                && p.Input[0] == layers[l].ExposeName))
+            // Already an output: the exposed tensor itself (a graph built with its Softmax output named so), or a
+            // conversion of it that an earlier exposure added.
+            bool exposedBefore = outputNames.Contains(name)
+                && (name == layers[l].ExposeName
+                    || (producers.TryGetValue(name, out NodeProto? p) && p.OpType is "Identity" or "Cast" or "DequantizeLinear"
+                        && p.Input.Count > 0 && p.Input[0] == layers[l].ExposeName));
+            if (!exposedBefore)
             {
                 already = false;
                 if (values.Contains(name))

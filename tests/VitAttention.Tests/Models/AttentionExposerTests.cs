@@ -104,6 +104,32 @@ public class AttentionExposerTests
     }
 
     [Test]
+    public void Expose_GraphBuiltWithAttentionOutputs_RecognisedAsAlreadyExposed()
+    {
+        // VitOnnxBuilder names each Softmax output attentions.{l} itself.
+        PreparedModel built = VitOnnxBuilder.Prepare(FixturePaths.HfFolder);
+
+        ExposedOnnx exposed = AttentionExposer.Expose(built.Onnx, "built.onnx");
+
+        Assert.That(exposed.AlreadyExposed, Is.True);
+        Assert.That(exposed.AttentionSources, Is.EqualTo(new[] { "attentions.0", "attentions.1", "attentions.2" }));
+        AssertMatchesReference(exposed.Onnx, "tiny-vit-hf", built.InputName);
+    }
+
+    [Test]
+    public void Expose_GraphBuiltWithLogitsOnly_FindsTheBuildersSoftmaxes()
+    {
+        // A second, independent graph layout (fused qkv split by Gather, scale by Mul) for the same network.
+        var config = VitConfigLoader.FromFolder(FixturePaths.TimmFolder);
+        byte[] logitsOnly = VitOnnxBuilder.Build(config, VitWeights.Load(FixturePaths.TimmFolder, config), includeAttentions: false);
+
+        ExposedOnnx exposed = AttentionExposer.Expose(logitsOnly, "built-logits-only.onnx");
+
+        Assert.That((exposed.Layers, exposed.Heads, exposed.Tokens, exposed.AlreadyExposed), Is.EqualTo((3, 4, 17, false)));
+        AssertMatchesReference(exposed.Onnx, "tiny-vit-timm", exposed.InputName);
+    }
+
+    [Test]
     public void Expose_OutputNotNamedLogits_AddsLogitsAlias()
     {
         ModelProto model = LoadFixture("tiny-vit-timm");
@@ -263,6 +289,51 @@ public class AttentionExposerTests
 
         Assert.That(exposed.Layers, Is.EqualTo(3));
         AssertMatchesQuantizedGraph(model, exposed);
+    }
+
+    [Test]
+    public void Expose_QLinearSoftmax_DequantizedIntoFloatOutputs()
+    {
+        // onnxruntime's static QOperator format: the softmax itself runs on uint8 (com.microsoft QLinearSoftmax).
+        ModelProto model = LoadFixture("tiny-vit-hf");
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+        model.Graph.Initializer.Add(FloatScalar("test_x_scale", 0.1f));
+        model.Graph.Initializer.Add(Uint8Scalar("test_x_zero", 128));
+        model.Graph.Initializer.Add(FloatScalar("test_y_scale", 1f / 256f));
+        model.Graph.Initializer.Add(Uint8Scalar("test_y_zero", 0));
+        var dequantized = new List<string>();
+        foreach ((NodeProto softmax, _) in Attention(model))
+        {
+            string scores = softmax.Input[0];
+            string p = softmax.Output[0];
+            int at = model.Graph.Node.IndexOf(softmax);
+            model.Graph.Node.RemoveAt(at);
+            model.Graph.Node.Insert(at, Node("QuantizeLinear", [scores, "test_x_scale", "test_x_zero"], [scores + "_q"]));
+            model.Graph.Node.Insert(at + 1, Node("QLinearSoftmax", [scores + "_q", "test_x_scale", "test_x_zero", "test_y_scale", "test_y_zero"],
+                [p + "_q"], "com.microsoft", IntAttribute("axis", -1), IntAttribute("opset", 13)));
+            model.Graph.Node.Insert(at + 2, Node("DequantizeLinear", [p + "_q", "test_y_scale", "test_y_zero"], [p]));
+            dequantized.Add(p);
+        }
+
+        ExposedOnnx exposed = AttentionExposer.Expose(model.ToByteArray(), "qlinear.onnx");
+
+        Assert.That(exposed.AttentionSources, Has.All.EndsWith("_q"));
+        foreach (string name in dequantized)
+        {
+            model.Graph.Output.Add(new ValueInfoProto { Name = name });
+        }
+
+        float[] pixels = Pixels("tiny-vit-hf");
+        var oracle = Run(model.ToByteArray(), "pixel_values", pixels, 2, [.. dequantized]);
+        var outputs = Run(exposed.Onnx, "pixel_values", pixels, 2, AllOutputs());
+        for (int l = 0; l < Layers; l++)
+        {
+            string name = PreparedModel.AttentionOutput(l);
+            AssertClose(outputs[name].Data, [.. oracle[dequantized[l]].Data.Select(v => (double)v)], 0, name);
+        }
+
+        // Layer 0 sees float inputs: within the quantisation steps (0.1 on scores, 1/256 on probabilities) of PyTorch.
+        AssertClose(outputs["attentions.0"].Data, Expected("tiny-vit-hf", "attentions.0"), 0.05, "attentions.0 vs PyTorch");
     }
 
     [Test]
