@@ -337,6 +337,27 @@ public class AttentionExposerTests
     }
 
     [Test]
+    public void Expose_Float16Model_TakesFloat32InputAndGivesFloat32Outputs()
+    {
+        // transformers.js ships onnx/model_fp16.onnx: float16 input, weights, softmax and logits.
+        ModelProto half = ToFloat16(LoadFixture("tiny-vit-hf"));
+
+        ExposedOnnx exposed = AttentionExposer.Expose(half.ToByteArray(), "model_fp16.onnx");
+
+        Assert.That(exposed.LogitsSource, Is.EqualTo("logits_float16"));
+        ModelProto model = ModelProto.Parser.ParseFrom(exposed.Onnx);
+        Assert.That(model.Graph.Input[0].Type.TensorType.ElemType, Is.EqualTo((int)TensorProto.Types.DataType.Float));
+        var outputs = Run(exposed.Onnx, "pixel_values", Pixels("tiny-vit-hf"), 2, AllOutputs());
+        // float16 carries ~3 decimal digits: the network in float16 stays within a few thousandths of float64.
+        AssertClose(outputs["logits"].Data, Expected("tiny-vit-hf", "logits"), 2e-2, "logits");
+        for (int l = 0; l < Layers; l++)
+        {
+            string name = PreparedModel.AttentionOutput(l);
+            AssertClose(outputs[name].Data, Expected("tiny-vit-hf", name), 5e-3, name);
+        }
+    }
+
+    [Test]
     public void Expose_SymbolicInputSize_NeedsSizeThenWorksWithIt()
     {
         ModelProto model = LoadFixture("tiny-vit-hf");

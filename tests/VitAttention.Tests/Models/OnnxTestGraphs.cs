@@ -125,6 +125,63 @@ internal static class OnnxTestGraphs
         return model;
     }
 
+    /// <summary>
+    /// The model in float16 throughout, as a float16 conversion tool writes it: float initializers and constants
+    /// become float16, Casts to float cast to float16, and the graph's input and outputs are float16.
+    /// </summary>
+    public static ModelProto ToFloat16(ModelProto model)
+    {
+        static void Convert(TensorProto t)
+        {
+            if (t.DataType != (int)TensorProto.Types.DataType.Float)
+            {
+                return;
+            }
+
+            float[] values = t.RawData.Length > 0
+                ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray()
+                : [.. t.FloatData];
+            var half = new Half[values.Length];
+            for (int i = 0; i < values.Length; i++)
+            {
+                half[i] = (Half)values[i];
+            }
+
+            t.FloatData.Clear();
+            t.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(half.AsSpan()));
+            t.DataType = (int)TensorProto.Types.DataType.Float16;
+        }
+
+        ModelProto copy = model.Clone();
+        foreach (TensorProto t in copy.Graph.Initializer)
+        {
+            Convert(t);
+        }
+
+        foreach (NodeProto node in copy.Graph.Node)
+        {
+            foreach (AttributeProto a in node.Attribute)
+            {
+                if (a.T is not null)
+                {
+                    Convert(a.T);
+                }
+
+                if (node.OpType == "Cast" && a.Name == "to" && a.I == (long)TensorProto.Types.DataType.Float)
+                {
+                    a.I = (long)TensorProto.Types.DataType.Float16;
+                }
+            }
+        }
+
+        foreach (ValueInfoProto v in copy.Graph.Input.Concat(copy.Graph.Output))
+        {
+            v.Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Float16;
+        }
+
+        return copy;
+    }
+
     public static void AssertClose(float[] actual, double[] expected, double tolerance, string what)
     {
         Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
