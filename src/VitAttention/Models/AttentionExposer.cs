@@ -29,6 +29,14 @@ namespace VitAttention.Models;
 /// reason. A softmax computed on a 2-D [batch·heads·tokens, tokens] reshape whose result is reshaped back to 4-D
 /// before the MatMul is exposed after that reshape.
 /// </para>
+/// <para>
+/// Precision: probabilities in float16, bfloat16 or double are cast to float32 outputs; a quantized
+/// <c>QLinearSoftmax</c> output is dequantized with its own scale and zero point; quantized graphs whose Softmax is
+/// float (QDQ, or dynamic quantization with <c>DynamicQuantizeLinear</c> + <c>MatMulInteger</c>) expose the float
+/// Softmax output. A float16 model (transformers.js <c>model_fp16.onnx</c>) gets a float32 input that is cast to
+/// float16 inside the graph, and a float32 <c>logits</c> cast from its float16 logits (kept as
+/// <c>logits_float16</c>).
+/// </para>
 /// </remarks>
 public static class AttentionExposer
 {
@@ -158,7 +166,7 @@ public static class AttentionExposer
             }
         }
 
-        (string? logitsSource, int classes, int logitsType) = FindLogits(originalOutputs, probed, input.ProbeBatch, source);
+        (string? logitsSource, int classes, int logitsType) = FindLogits(graph, originalOutputs, probed, input.ProbeBatch, source);
         bool already = AddOutputs(graph, input, accepted, logitsSource, classes, logitsType, source);
 
         return new ExposedOnnx
@@ -259,11 +267,15 @@ public static class AttentionExposer
                 $"{tensor?.Shape?.Dim.Count.ToString(CultureInfo.InvariantCulture) ?? "unknown"}); this is not a ViT image classifier export.");
         }
 
-        if (tensor.ElemType != (int)TensorProto.Types.DataType.Float)
+        if (tensor.ElemType == (int)TensorProto.Types.DataType.Float16)
+        {
+            ConvertFloat16Input(graph, info);
+        }
+        else if (tensor.ElemType != (int)TensorProto.Types.DataType.Float)
         {
             throw new ModelFormatException(
                 $"{source}: input '{info.Name}' has element type {(TensorProto.Types.DataType)tensor.ElemType}, but the library " +
-                "feeds float32 pixels; use the float32 export (for transformers.js, onnx/model.onnx rather than model_fp16.onnx).");
+                "feeds float32 pixels; use the float32 export (for transformers.js, onnx/model.onnx).");
         }
 
         var dims = tensor.Shape.Dim;
@@ -289,6 +301,85 @@ public static class AttentionExposer
         }
 
         return new ImageInput(info.Name, info, channels, height, width, staticH, staticW, batch, dims[0].Clone());
+    }
+
+    // A float16 model (transformers.js model_fp16.onnx): the input becomes float32 and a Cast to float16 feeds the
+    // nodes that read it, so the library can feed float32 pixels like any other model.
+    private static void ConvertFloat16Input(GraphProto graph, ValueInfoProto input)
+    {
+        string inner = UniqueValueName(graph, input.Name + "_float16");
+        foreach (NodeProto node in graph.Node)
+        {
+            for (int k = 0; k < node.Input.Count; k++)
+            {
+                if (node.Input[k] == input.Name)
+                {
+                    node.Input[k] = inner;
+                }
+            }
+        }
+
+        var cast = new NodeProto { OpType = "Cast", Name = UniqueNodeName(graph, "VitAttention/input_to_float16"), Input = { input.Name }, Output = { inner } };
+        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)TensorProto.Types.DataType.Float16 });
+        graph.Node.Insert(0, cast);
+        input.Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Float;
+    }
+
+    // Renames a graph output tensor everywhere (producer, consumers, output list) so its old name can be reused.
+    private static string RenameValue(GraphProto graph, string name, string suggested)
+    {
+        string renamed = UniqueValueName(graph, suggested);
+        foreach (NodeProto node in graph.Node)
+        {
+            for (int k = 0; k < node.Input.Count; k++)
+            {
+                if (node.Input[k] == name)
+                {
+                    node.Input[k] = renamed;
+                }
+            }
+
+            for (int k = 0; k < node.Output.Count; k++)
+            {
+                if (node.Output[k] == name)
+                {
+                    node.Output[k] = renamed;
+                }
+            }
+        }
+
+        foreach (ValueInfoProto output in graph.Output.Where(o => o.Name == name))
+        {
+            output.Name = renamed;
+        }
+
+        return renamed;
+    }
+
+    private static string UniqueValueName(GraphProto graph, string wanted)
+    {
+        var used = new HashSet<string>(graph.Node.SelectMany(n => n.Input.Concat(n.Output)), StringComparer.Ordinal);
+        used.UnionWith(graph.Input.Select(i => i.Name));
+        used.UnionWith(graph.Initializer.Select(i => i.Name));
+        string name = wanted;
+        for (int k = 1; used.Contains(name); k++)
+        {
+            name = wanted + "_" + k.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return name;
+    }
+
+    private static string UniqueNodeName(GraphProto graph, string wanted)
+    {
+        var used = new HashSet<string>(graph.Node.Select(n => n.Name), StringComparer.Ordinal);
+        string name = wanted;
+        for (int k = 1; used.Contains(name); k++)
+        {
+            name = wanted + "_" + k.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return name;
     }
 
     private static int ElementSize(int dataType) => (TensorProto.Types.DataType)dataType switch
@@ -551,7 +642,7 @@ public static class AttentionExposer
 
         using var sessionOptions = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, // keeps every requested output; cuts session setup
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         InferenceSession session;
@@ -758,7 +849,7 @@ public static class AttentionExposer
     }
 
     private static (string? Name, int Classes, int ElemType) FindLogits(
-        List<ValueInfoProto> outputs, Dictionary<string, ProbedTensor> probed, int batch, string source)
+        GraphProto graph, List<ValueInfoProto> outputs, Dictionary<string, ProbedTensor> probed, int batch, string source)
     {
         static bool IsLogitsShape(ProbedTensor? t, int batch) => t is not null && t.Shape.Length == 2 && t.Shape[0] == batch && t.Shape[1] > 0;
 
@@ -806,15 +897,21 @@ public static class AttentionExposer
             TensorElementType.Double => (int)TensorProto.Types.DataType.Double,
             _ => 0,
         };
-        if (elemType == 0 || logits.Shape[1] > 1 << 20
-            || (matches[0].Name == PreparedModel.LogitsOutput && elemType != (int)TensorProto.Types.DataType.Float))
+        if (elemType == 0 || logits.Shape[1] > 1 << 20)
         {
             throw new ModelFormatException(
                 $"{source}: output '{matches[0].Name}' is {logits.Type} {Shape(logits.Shape)}; the library reads float32 " +
                 "logits with at most 2^20 classes. Use the float32 export.");
         }
 
-        return (matches[0].Name, (int)logits.Shape[1], elemType);
+        string name = matches[0].Name;
+        if (name == PreparedModel.LogitsOutput && elemType != (int)TensorProto.Types.DataType.Float)
+        {
+            // A float16 'logits': keep it under another name and add a float32 'logits' cast from it.
+            name = RenameValue(graph, name, name + "_" + ((TensorProto.Types.DataType)elemType).ToString().ToLowerInvariant());
+        }
+
+        return (name, (int)logits.Shape[1], elemType);
     }
 
     private static ValueInfoProto FloatOutput(string name, params TensorShapeProto.Types.Dimension[] dims)
@@ -893,8 +990,13 @@ public static class AttentionExposer
         for (int l = 0; l < layers.Count; l++)
         {
             string name = PreparedModel.AttentionOutput(l);
-            if (!(outputNames.Contains(name) && producers.TryGetValue(name, out NodeProto? p) && p.Input.Count > 0
-                && p.Input[0] == layers[l].ExposeName))
+            // Already an output: the exposed tensor itself (a graph built with its Softmax output named so), or a
+            // conversion of it that an earlier exposure added.
+            bool exposedBefore = outputNames.Contains(name)
+                && (name == layers[l].ExposeName
+                    || (producers.TryGetValue(name, out NodeProto? p) && p.OpType is "Identity" or "Cast" or "DequantizeLinear"
+                        && p.Input.Count > 0 && p.Input[0] == layers[l].ExposeName));
+            if (!exposedBefore)
             {
                 already = false;
                 if (values.Contains(name))
