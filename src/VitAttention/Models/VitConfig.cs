@@ -53,7 +53,7 @@ public sealed record PreprocessConfig
 /// The dimensions and conventions of one Vision Transformer. Nothing in the library hard-codes 197 tokens, a 14×14
 /// grid or 12 layers: everything is taken from here.
 /// </summary>
-public sealed record VitConfig
+public sealed partial record VitConfig
 {
     /// <summary>Where the checkpoint comes from.</summary>
     public ModelFamily Family { get; init; } = ModelFamily.HuggingFace;

@@ -1,0 +1,366 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using Onnx;
+
+namespace VitAttention.Models;
+
+/// <summary>
+/// Builds an ONNX graph of a ViT from its weights whose outputs include every layer's attention probabilities, so
+/// that no export from Python is needed.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The graph (opset 17, IR version 8) takes <c>pixel_values</c> float32 <c>[batch, channels, height, width]</c> with a
+/// symbolic batch dimension and outputs <c>logits</c> <c>[batch, classes]</c> (absent when the model has no classifier,
+/// <see cref="VitConfig.NumClasses"/> 0, e.g. DINO) and <c>attentions.0</c> … <c>attentions.{L−1}</c>
+/// <c>[batch, heads, tokens, tokens]</c>: the output of a plain <c>Softmax</c> over the last axis of Q·Kᵀ/√d, so the
+/// probabilities are exactly those the network uses.
+/// </para>
+/// <para>
+/// Blocks are pre-LayerNorm (<c>x += Attn(LN1(x)); x += MLP(LN2(x))</c>) with the <c>LayerNormalization</c> op and the
+/// config's epsilon, exact GELU <c>0.5·x·(1 + erf(x/√2))</c>, a final LayerNorm and the classifier on the pooled
+/// sequence (<see cref="VitConfig.Pooling"/>). Every dimension comes from the config; weights are initializers.
+/// </para>
+/// </remarks>
+public static class VitOnnxBuilder
+{
+    /// <summary>Name of the image input of the graphs this class builds.</summary>
+    public const string InputName = "pixel_values";
+
+    /// <summary>File name of the cached graph next to its source checkpoint.</summary>
+    public const string CacheFileName = "model.attn.onnx";
+
+    /// <summary>ONNX operator set the graphs use (17: the first with <c>LayerNormalization</c>).</summary>
+    public const int OpsetVersion = 17;
+
+    /// <summary>ONNX IR version written (8, read by every ONNX Runtime since 1.10).</summary>
+    public const long IrVersion = 8;
+
+    /// <summary>Metadata key holding the hash of the source files of a cached graph.</summary>
+    public const string SourceKeyMetadata = "vitattention.source_key";
+
+    /// <summary>Bumped whenever the graph layout changes, so old caches are rebuilt.</summary>
+    internal const int GraphFormatVersion = 1;
+
+    private static int s_builds;
+
+    /// <summary>How many graphs <see cref="Prepare"/> and <see cref="PrepareCached"/> have built in this process (for cache tests).</summary>
+    internal static int BuildCount => Volatile.Read(ref s_builds);
+
+    /// <summary>Builds the serialised ONNX ModelProto of the ViT described by <paramref name="config"/> and <paramref name="weights"/>.</summary>
+    /// <param name="config">The dimensions and layout.</param>
+    /// <param name="weights">Weights matching <paramref name="config"/>.</param>
+    /// <param name="includeAttentions">
+    /// Whether the attention probabilities are graph outputs (the default). False builds the same network with
+    /// <c>logits</c> only, for comparison.
+    /// </param>
+    /// <returns>The ONNX bytes, ready for <c>InferenceSession</c> or a file.</returns>
+    /// <exception cref="ModelFormatException">The config is inconsistent.</exception>
+    /// <exception cref="ArgumentException">The weights do not match the config, or there would be no output at all.</exception>
+    public static byte[] Build(VitConfig config, VitWeights weights, bool includeAttentions = true) =>
+        BuildModel(config, weights, includeAttentions, metadata: null).ToByteArray();
+
+    /// <summary>
+    /// Reads the checkpoint in <paramref name="folder"/> (config, weights) and builds its graph with attention outputs.
+    /// Nothing is written to disk; see <see cref="PrepareCached"/>.
+    /// </summary>
+    /// <param name="folder">A Hugging Face or timm checkpoint folder (<c>config.json</c>, <c>model.safetensors</c>).</param>
+    /// <returns>The model, with input name <see cref="InputName"/>.</returns>
+    /// <exception cref="ModelFormatException">The folder's config or weights are missing, malformed or disagree.</exception>
+    public static PreparedModel Prepare(string folder)
+    {
+        var config = VitConfigLoader.FromFolder(folder);
+        var weights = VitWeights.Load(folder, config);
+        Interlocked.Increment(ref s_builds);
+        return new PreparedModel(config, Build(config, weights), InputName, folder);
+    }
+
+    /// <summary>
+    /// Like <see cref="Prepare"/>, but keeps the built graph as <c>model.attn.onnx</c> next to the checkpoint (or, when
+    /// that folder is not writable, under the user's local application data folder) and reuses it while the source
+    /// files and the library version are unchanged. Writes are atomic (temporary file, then rename).
+    /// </summary>
+    /// <param name="folder">A Hugging Face or timm checkpoint folder.</param>
+    /// <returns>The model, built now or read from the cache.</returns>
+    /// <exception cref="ModelFormatException">The folder's config or weights are missing, malformed or disagree.</exception>
+    public static PreparedModel PrepareCached(string folder)
+    {
+        var config = VitConfigLoader.FromFolder(folder);
+        string key = PreparedModelCache.SourceKey(folder);
+        foreach (string cacheFolder in PreparedModelCache.Candidates(folder))
+        {
+            byte[]? cached = PreparedModelCache.TryRead(cacheFolder, key);
+            if (cached is not null)
+            {
+                return new PreparedModel(config, cached, InputName, folder);
+            }
+        }
+
+        var weights = VitWeights.Load(folder, config);
+        Interlocked.Increment(ref s_builds);
+        byte[] onnx = BuildModel(config, weights, includeAttentions: true, new Dictionary<string, string>
+        {
+            [SourceKeyMetadata] = key,
+            ["vitattention.source"] = Path.GetFullPath(folder),
+        }).ToByteArray();
+        foreach (string cacheFolder in PreparedModelCache.Candidates(folder))
+        {
+            if (PreparedModelCache.TryWrite(cacheFolder, key, onnx))
+            {
+                break;
+            }
+        }
+
+        return new PreparedModel(config, onnx, InputName, folder);
+    }
+
+    internal static ModelProto BuildModel(VitConfig config, VitWeights weights, bool includeAttentions, IReadOnlyDictionary<string, string>? metadata)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        config.ValidateLayout("VitConfig");
+        weights.CheckAgainst(config);
+        if (!includeAttentions && config.NumClasses == 0)
+        {
+            throw new ArgumentException("A model without a classifier has no logits; building it without attention outputs would leave no output.", nameof(includeAttentions));
+        }
+
+        var g = new GraphWriter();
+        int d = config.HiddenSize;
+        int heads = config.NumHeads;
+        int hd = config.HeadDim;
+        int p = config.PatchSize;
+        float eps = (float)config.LayerNormEps;
+
+        g.Input(InputName, config.Channels, config.ImageHeight, config.ImageWidth);
+
+        // Patch embedding: conv with kernel = stride = patch → [B, D, gh, gw] → [B, D, N] → [B, N, D] (row-major patches).
+        string conv = g.Node("Conv", [InputName, g.Init("patch_embed.weight", weights.PatchWeight, d, config.Channels, p, p), g.Init("patch_embed.bias", weights.PatchBias, d)],
+            GraphWriter.Ints("kernel_shape", p, p), GraphWriter.Ints("strides", p, p));
+        string x = g.Node("Transpose", [g.Node("Reshape", [conv, g.InitInt64("shape_b_d_n", 0, d, -1)])], GraphWriter.Ints("perm", 0, 2, 1));
+
+        if (!config.PositionEmbeddingCoversPrefix)
+        {
+            x = g.Node("Add", [x, g.Init("pos_embed", weights.PositionEmbedding, 1, config.PositionEmbeddingRows, d)]);
+        }
+
+        if (config.PrefixTokens > 0)
+        {
+            // [cls, dist, registers…] as one [1, P, D] initializer, expanded to the batch and put before the patches.
+            var prefix = new List<float>(config.PrefixTokens * d);
+            prefix.AddRange(weights.ClassToken ?? []);
+            prefix.AddRange(weights.DistillationToken ?? []);
+            prefix.AddRange(weights.RegisterTokens ?? []);
+            string batch = g.Node("Shape", [InputName], GraphWriter.Int("start", 0), GraphWriter.Int("end", 1));
+            string shape = g.Node("Concat", [batch, g.InitInt64("shape_p_d", config.PrefixTokens, d)], GraphWriter.Int("axis", 0));
+            string tokens = g.Node("Expand", [g.Init("prefix_tokens", [.. prefix], 1, config.PrefixTokens, d), shape]);
+            x = g.Node("Concat", [tokens, x], GraphWriter.Int("axis", 1));
+        }
+
+        if (config.PositionEmbeddingCoversPrefix)
+        {
+            x = g.Node("Add", [x, g.Init("pos_embed", weights.PositionEmbedding, 1, config.PositionEmbeddingRows, d)]);
+        }
+
+        // [B, T, D] from here on.
+        string qkvShape = g.InitInt64("shape_qkv", 0, 0, 3, heads, hd);
+        string mergeShape = g.InitInt64("shape_b_t_d", 0, 0, d);
+        string scale = g.Scalar("attn_scale", (float)(1.0 / Math.Sqrt(hd)));
+        string sqrt2 = g.Scalar("sqrt2", (float)Math.Sqrt(2.0));
+        string one = g.Scalar("one", 1f);
+        string half = g.Scalar("half", 0.5f);
+        string[] index = [g.ScalarInt64("index0", 0), g.ScalarInt64("index1", 1), g.ScalarInt64("index2", 2)];
+        var attentionOutputs = new List<string>();
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            var w = weights.Layers[l];
+            string n = $"blocks.{l}.";
+            string h = g.LayerNorm(x, g.Init(n + "norm1.weight", w.Norm1Weight, d), g.Init(n + "norm1.bias", w.Norm1Bias, d), eps);
+            string qkv = g.Linear(h, n + "attn.qkv", w.QkvWeight, w.QkvBias, 3 * d, d);
+            // [B, T, 3D] → [B, T, 3, H, hd] → [3, B, H, T, hd]; rows of the fused weight are q, then k, then v.
+            string split = g.Node("Transpose", [g.Node("Reshape", [qkv, qkvShape])], GraphWriter.Ints("perm", 2, 0, 3, 1, 4));
+            string q = g.Node("Gather", [split, index[0]], GraphWriter.Int("axis", 0));
+            string k = g.Node("Gather", [split, index[1]], GraphWriter.Int("axis", 0));
+            string v = g.Node("Gather", [split, index[2]], GraphWriter.Int("axis", 0));
+            string kt = g.Node("Transpose", [k], GraphWriter.Ints("perm", 0, 1, 3, 2));
+            string scores = g.Node("Mul", [g.Node("MatMul", [q, kt]), scale]); // [B, H, T, T] = Q·Kᵀ/√d
+            string probs = includeAttentions ? PreparedModel.AttentionOutput(l) : g.Fresh("attn_probs");
+            g.Node("Softmax", [scores], probs, GraphWriter.Int("axis", -1));
+            if (includeAttentions)
+            {
+                attentionOutputs.Add(probs);
+            }
+
+            string context = g.Node("MatMul", [probs, v]); // [B, H, T, hd]
+            string merged = g.Node("Reshape", [g.Node("Transpose", [context], GraphWriter.Ints("perm", 0, 2, 1, 3)), mergeShape]); // [B, T, D]
+            x = g.Node("Add", [x, g.Linear(merged, n + "attn.proj", w.ProjWeight, w.ProjBias, d, d)]);
+
+            string h2 = g.LayerNorm(x, g.Init(n + "norm2.weight", w.Norm2Weight, d), g.Init(n + "norm2.bias", w.Norm2Bias, d), eps);
+            string fc1 = g.Linear(h2, n + "mlp.fc1", w.Fc1Weight, w.Fc1Bias, config.IntermediateSize, d);
+            // Exact GELU, written as torch.onnx exports it so that ORT can fuse it: x · (erf(x/√2) + 1) · 0.5.
+            string gelu = g.Node("Mul", [g.Node("Mul", [fc1, g.Node("Add", [g.Node("Erf", [g.Node("Div", [fc1, sqrt2])]), one])]), half]);
+            x = g.Node("Add", [x, g.Linear(gelu, n + "mlp.fc2", w.Fc2Weight, w.Fc2Bias, d, config.IntermediateSize)]);
+        }
+
+        if (config.NumClasses > 0)
+        {
+            string normW = g.Init("norm.weight", weights.FinalNormWeight, d);
+            string normB = g.Init("norm.bias", weights.FinalNormBias, d);
+            string seq = config.NormAfterPooling ? x : g.LayerNorm(x, normW, normB, eps);
+            string pooled = config.Pooling switch
+            {
+                VitPooling.MeanOfPatches => g.Node("ReduceMean",
+                    [g.Node("Slice", [seq, g.InitInt64("patch_start", config.PrefixTokens), g.InitInt64("patch_end", long.MaxValue), g.InitInt64("axis1", 1)])],
+                    GraphWriter.Ints("axes", 1), GraphWriter.Int("keepdims", 0)),
+                _ => g.Node("Gather", [seq, index[0]], GraphWriter.Int("axis", 1)), // [B, D]
+            };
+            if (config.NormAfterPooling)
+            {
+                pooled = g.LayerNorm(pooled, normW, normB, eps);
+            }
+
+            string logits = g.Node("Gemm", [pooled, g.Init("head.weight", weights.HeadWeight!, config.NumClasses, d), g.Init("head.bias", weights.HeadBias!, config.NumClasses)],
+                GraphWriter.Int("transB", 1));
+            if (config.Pooling == VitPooling.ClassAndDistillationMean)
+            {
+                string dist = g.Node("Gather", [seq, index[1]], GraphWriter.Int("axis", 1));
+                string distLogits = g.Node("Gemm", [dist, g.Init("head_dist.weight", weights.DistillationHeadWeight!, config.NumClasses, d), g.Init("head_dist.bias", weights.DistillationHeadBias!, config.NumClasses)],
+                    GraphWriter.Int("transB", 1));
+                logits = g.Node("Mul", [g.Node("Add", [logits, distLogits]), half]);
+            }
+
+            g.Node("Identity", [logits], PreparedModel.LogitsOutput);
+            g.Output(PreparedModel.LogitsOutput, config.NumClasses);
+        }
+
+        foreach (string name in attentionOutputs)
+        {
+            g.Output(name, heads, config.Tokens, config.Tokens);
+        }
+
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "VitAttention",
+            ProducerVersion = LibraryVersion,
+            DocString = $"ViT {config.Family}: {config.NumLayers} layers, {heads} heads, hidden {d}, {config.Tokens} tokens; outputs logits and attentions.{{l}}.",
+            Graph = g.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OpsetVersion });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = "vitattention.graph_format", Value = GraphFormatVersion.ToString(CultureInfo.InvariantCulture) });
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        }
+
+        return model;
+    }
+
+    /// <summary>The library's informational version (part of the cache key).</summary>
+    internal static string LibraryVersion { get; } =
+        typeof(VitOnnxBuilder).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion
+        ?? typeof(VitOnnxBuilder).Assembly.GetName().Version?.ToString() ?? "0";
+
+    /// <summary>Accumulates nodes, initializers, inputs and outputs of one graph with unique generated names.</summary>
+    private sealed class GraphWriter
+    {
+        private int _next;
+
+        public GraphProto Graph { get; } = new() { Name = "vit_attention" };
+
+        public static AttributeProto Int(string name, long value) =>
+            new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+        public static AttributeProto Ints(string name, params long[] values)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            a.Ints.AddRange(values);
+            return a;
+        }
+
+        public string Fresh(string hint) => $"{hint}_{_next++}";
+
+        public string Node(string op, string[] inputs, params AttributeProto[] attributes) =>
+            Node(op, inputs, Fresh(op.ToLowerInvariant()), attributes);
+
+        public string Node(string op, string[] inputs, string output, params AttributeProto[] attributes)
+        {
+            var node = new NodeProto { OpType = op, Name = $"{op}_{_next++}" };
+            node.Input.AddRange(inputs);
+            node.Output.Add(output);
+            node.Attribute.AddRange(attributes);
+            Graph.Node.Add(node);
+            return output;
+        }
+
+        public string LayerNorm(string x, string weight, string bias, float eps) =>
+            Node("LayerNormalization", [x, weight, bias], Int("axis", -1), new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = eps });
+
+        /// <summary>x·Wᵀ + b for a PyTorch [out, in] weight: the weight is stored transposed, [in, out], for MatMul.</summary>
+        public string Linear(string x, string name, float[] weight, float[]? bias, int outFeatures, int inFeatures)
+        {
+            var transposed = new float[weight.Length];
+            for (int o = 0; o < outFeatures; o++)
+            {
+                for (int i = 0; i < inFeatures; i++)
+                {
+                    transposed[((long)i * outFeatures) + o] = weight[((long)o * inFeatures) + i];
+                }
+            }
+
+            string y = Node("MatMul", [x, Init(name + ".weight_t", transposed, inFeatures, outFeatures)]);
+            return bias is null ? y : Node("Add", [y, Init(name + ".bias", bias, outFeatures)]);
+        }
+
+        public string Init(string name, float[] data, params long[] dims)
+        {
+            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())) };
+            t.Dims.AddRange(dims);
+            Graph.Initializer.Add(t);
+            return name;
+        }
+
+        public string InitInt64(string name, params long[] data)
+        {
+            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())) };
+            t.Dims.Add(data.Length);
+            Graph.Initializer.Add(t);
+            return name;
+        }
+
+        public string Scalar(string name, float value)
+        {
+            Graph.Initializer.Add(new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(BitConverter.GetBytes(value)) });
+            return name;
+        }
+
+        public string ScalarInt64(string name, long value)
+        {
+            Graph.Initializer.Add(new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64, RawData = ByteString.CopyFrom(BitConverter.GetBytes(value)) });
+            return name;
+        }
+
+        public void Input(string name, params long[] dims) => Graph.Input.Add(Value(name, dims));
+
+        public void Output(string name, params long[] dims) => Graph.Output.Add(Value(name, dims));
+
+        /// <summary>A float32 tensor value [batch, dims…] with a symbolic batch dimension.</summary>
+        private static ValueInfoProto Value(string name, long[] dims)
+        {
+            var shape = new TensorShapeProto();
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+            foreach (long dim in dims)
+            {
+                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dim });
+            }
+
+            return new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            };
+        }
+    }
+}

@@ -1,0 +1,333 @@
+using System.Globalization;
+
+namespace VitAttention.Models;
+
+/// <summary>
+/// One transformer block's weights in the canonical layout. Linear weights are PyTorch-style <c>[out, in]</c>.
+/// </summary>
+public sealed class VitLayerWeights
+{
+    /// <summary>LayerNorm before attention, scale. <c>[hidden]</c></summary>
+    public required float[] Norm1Weight { get; init; }
+
+    /// <summary>LayerNorm before attention, shift. <c>[hidden]</c></summary>
+    public required float[] Norm1Bias { get; init; }
+
+    /// <summary>Fused query, key and value projection: rows 0..h−1 query, h..2h−1 key, 2h..3h−1 value. <c>[3·hidden, hidden]</c></summary>
+    public required float[] QkvWeight { get; init; }
+
+    /// <summary>Bias of the fused projection (q, k, v), or null when the model has no qkv bias. <c>[3·hidden]</c></summary>
+    public float[]? QkvBias { get; init; }
+
+    /// <summary>Attention output projection. <c>[hidden, hidden]</c></summary>
+    public required float[] ProjWeight { get; init; }
+
+    /// <summary>Attention output projection bias. <c>[hidden]</c></summary>
+    public required float[] ProjBias { get; init; }
+
+    /// <summary>LayerNorm before the MLP, scale. <c>[hidden]</c></summary>
+    public required float[] Norm2Weight { get; init; }
+
+    /// <summary>LayerNorm before the MLP, shift. <c>[hidden]</c></summary>
+    public required float[] Norm2Bias { get; init; }
+
+    /// <summary>First MLP layer. <c>[intermediate, hidden]</c></summary>
+    public required float[] Fc1Weight { get; init; }
+
+    /// <summary>First MLP layer bias. <c>[intermediate]</c></summary>
+    public required float[] Fc1Bias { get; init; }
+
+    /// <summary>Second MLP layer. <c>[hidden, intermediate]</c></summary>
+    public required float[] Fc2Weight { get; init; }
+
+    /// <summary>Second MLP layer bias. <c>[hidden]</c></summary>
+    public required float[] Fc2Bias { get; init; }
+}
+
+/// <summary>
+/// A ViT's weights in one canonical layout, whatever checkpoint they came from: patch embedding, prefix tokens,
+/// position embedding, blocks with a fused qkv projection, final norm and classifier. Every array is float32 and its
+/// length is checked against a <see cref="VitConfig"/> by <see cref="CheckAgainst"/>.
+/// </summary>
+public sealed class VitWeights
+{
+    /// <summary>The checkpoint file name in a model folder.</summary>
+    public const string WeightsFile = "model.safetensors";
+
+    /// <summary>Patch embedding convolution. <c>[hidden, channels, patch, patch]</c></summary>
+    public required float[] PatchWeight { get; init; }
+
+    /// <summary>Patch embedding bias. <c>[hidden]</c></summary>
+    public required float[] PatchBias { get; init; }
+
+    /// <summary>The class token, or null when the model has none. <c>[hidden]</c></summary>
+    public float[]? ClassToken { get; init; }
+
+    /// <summary>The distillation token (DeiT distilled), or null. <c>[hidden]</c></summary>
+    public float[]? DistillationToken { get; init; }
+
+    /// <summary>The register tokens, or null when there are none. <c>[registers, hidden]</c></summary>
+    public float[]? RegisterTokens { get; init; }
+
+    /// <summary>Position embedding. <c>[<see cref="VitConfig.PositionEmbeddingRows"/>, hidden]</c></summary>
+    public required float[] PositionEmbedding { get; init; }
+
+    /// <summary>The blocks, first to last.</summary>
+    public required IReadOnlyList<VitLayerWeights> Layers { get; init; }
+
+    /// <summary>Final LayerNorm scale (timm <c>norm</c> or <c>fc_norm</c>, HF <c>layernorm</c>). <c>[hidden]</c></summary>
+    public required float[] FinalNormWeight { get; init; }
+
+    /// <summary>Final LayerNorm shift. <c>[hidden]</c></summary>
+    public required float[] FinalNormBias { get; init; }
+
+    /// <summary>Classifier weight, or null when the model has no classifier. <c>[classes, hidden]</c></summary>
+    public float[]? HeadWeight { get; init; }
+
+    /// <summary>Classifier bias, or null. <c>[classes]</c></summary>
+    public float[]? HeadBias { get; init; }
+
+    /// <summary>Distillation classifier weight (DeiT distilled), or null. <c>[classes, hidden]</c></summary>
+    public float[]? DistillationHeadWeight { get; init; }
+
+    /// <summary>Distillation classifier bias, or null. <c>[classes]</c></summary>
+    public float[]? DistillationHeadBias { get; init; }
+
+    /// <summary>Number of float parameters held.</summary>
+    public long ParameterCount => Arrays().Sum(a => (long)a.Length);
+
+    /// <summary>
+    /// Loads the weights of the checkpoint in <paramref name="folder"/> (<c>model.safetensors</c>, Hugging Face or timm
+    /// names as <paramref name="config"/>.<see cref="VitConfig.Family"/> says) and checks every tensor's shape against
+    /// the config. Separate HF query/key/value projections are fused into the canonical qkv layout.
+    /// </summary>
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="config">The config read from the same folder (<see cref="VitConfigLoader.FromFolder"/>).</param>
+    /// <exception cref="ModelFormatException">
+    /// The weights are missing or malformed, a tensor is missing, a shape disagrees with the config (the message names
+    /// the tensor, its shape and the config value), or the file holds tensors this layout does not use.
+    /// </exception>
+    public static VitWeights Load(string folder, VitConfig config)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(config);
+        string path = Path.Combine(folder, WeightsFile);
+        if (!File.Exists(path))
+        {
+            string hint = File.Exists(Path.Combine(folder, "pytorch_model.bin")) || File.Exists(Path.Combine(folder, "pytorch_model.pth"))
+                ? " The folder has PyTorch pickle weights only; VitAttention reads safetensors (convert with safetensors.torch.save_file, or download model.safetensors)."
+                : " Download model.safetensors from the same repository as config.json.";
+            throw new ModelFormatException($"{folder}: no {WeightsFile}.{hint}");
+        }
+
+        config.ValidateLayout(Path.Combine(folder, VitConfigLoader.ConfigFile));
+        using var file = SafeTensorsFile.Open(path);
+        var reader = new CheckpointReader(file, config, Path.Combine(folder, VitConfigLoader.ConfigFile));
+        VitWeights weights = config.Family switch
+        {
+            ModelFamily.HuggingFace => reader.LoadHuggingFace(),
+            ModelFamily.Timm => reader.LoadTimm(),
+            _ => throw new ModelFormatException($"{path}: model family {config.Family} has no safetensors name map; use a Hugging Face or timm checkpoint."),
+        };
+        reader.RejectUnused();
+        return weights;
+    }
+
+    /// <summary>
+    /// Seeded random weights for tests and benchmarks: linear, conv, token and position weights from a normal
+    /// distribution truncated at ±2σ with σ = <paramref name="std"/>, biases the same, LayerNorm scales 1 + the same
+    /// noise (so that swapped norms would show). The same config and seed always give the same weights.
+    /// </summary>
+    /// <param name="config">The dimensions (validated with <see cref="VitConfig.ValidateLayout"/>).</param>
+    /// <param name="seed">The seed.</param>
+    /// <param name="std">Standard deviation of the weights (0.02 is timm's initialisation).</param>
+    /// <exception cref="ModelFormatException">The config is inconsistent.</exception>
+    public static VitWeights Random(VitConfig config, int seed, float std = 0.02f)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.ValidateLayout("random ViT config");
+        var rng = new SplitMix((ulong)(uint)seed);
+        int d = config.HiddenSize;
+        float[] N(long count) => rng.TruncatedNormal(checked((int)count), std);
+        float[] One(int count)
+        {
+            float[] a = rng.TruncatedNormal(count, std);
+            for (int i = 0; i < a.Length; i++)
+            {
+                a[i] += 1f;
+            }
+
+            return a;
+        }
+
+        var layers = new VitLayerWeights[config.NumLayers];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            layers[l] = new VitLayerWeights
+            {
+                Norm1Weight = One(d),
+                Norm1Bias = N(d),
+                QkvWeight = N(3L * d * d),
+                QkvBias = config.QkvBias ? N(3 * d) : null,
+                ProjWeight = N((long)d * d),
+                ProjBias = N(d),
+                Norm2Weight = One(d),
+                Norm2Bias = N(d),
+                Fc1Weight = N((long)config.IntermediateSize * d),
+                Fc1Bias = N(config.IntermediateSize),
+                Fc2Weight = N((long)d * config.IntermediateSize),
+                Fc2Bias = N(d),
+            };
+        }
+
+        bool head = config.NumClasses > 0;
+        bool distHead = head && config.Pooling == VitPooling.ClassAndDistillationMean;
+        return new VitWeights
+        {
+            PatchWeight = N((long)d * config.Channels * config.PatchSize * config.PatchSize),
+            PatchBias = N(d),
+            ClassToken = config.HasClassToken ? N(d) : null,
+            DistillationToken = config.HasDistillationToken ? N(d) : null,
+            RegisterTokens = config.RegisterTokens > 0 ? N((long)config.RegisterTokens * d) : null,
+            PositionEmbedding = N((long)config.PositionEmbeddingRows * d),
+            Layers = layers,
+            FinalNormWeight = One(d),
+            FinalNormBias = N(d),
+            HeadWeight = head ? N((long)config.NumClasses * d) : null,
+            HeadBias = head ? N(config.NumClasses) : null,
+            DistillationHeadWeight = distHead ? N((long)config.NumClasses * d) : null,
+            DistillationHeadBias = distHead ? N(config.NumClasses) : null,
+        };
+    }
+
+    /// <summary>Checks that every array has the length <paramref name="config"/> implies and optional parts are present exactly when needed.</summary>
+    /// <param name="config">The dimensions.</param>
+    /// <exception cref="ArgumentException">An array is missing, unexpected or of the wrong length; the message names it.</exception>
+    public void CheckAgainst(VitConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        long d = config.HiddenSize;
+        long m = config.IntermediateSize;
+        long c = config.NumClasses;
+        bool head = c > 0;
+        bool distHead = head && config.Pooling == VitPooling.ClassAndDistillationMean;
+        Check(PatchWeight, d * config.Channels * config.PatchSize * config.PatchSize, nameof(PatchWeight));
+        Check(PatchBias, d, nameof(PatchBias));
+        Check(ClassToken, config.HasClassToken ? d : null, nameof(ClassToken));
+        Check(DistillationToken, config.HasDistillationToken ? d : null, nameof(DistillationToken));
+        Check(RegisterTokens, config.RegisterTokens > 0 ? config.RegisterTokens * d : null, nameof(RegisterTokens));
+        Check(PositionEmbedding, config.PositionEmbeddingRows * d, nameof(PositionEmbedding));
+        Check(FinalNormWeight, d, nameof(FinalNormWeight));
+        Check(FinalNormBias, d, nameof(FinalNormBias));
+        Check(HeadWeight, head ? c * d : null, nameof(HeadWeight));
+        Check(HeadBias, head ? c : null, nameof(HeadBias));
+        Check(DistillationHeadWeight, distHead ? c * d : null, nameof(DistillationHeadWeight));
+        Check(DistillationHeadBias, distHead ? c : null, nameof(DistillationHeadBias));
+        if (Layers is null || Layers.Count != config.NumLayers)
+        {
+            throw new ArgumentException($"The weights have {Layers?.Count ?? 0} layers but the config {config.NumLayers}.", nameof(config));
+        }
+
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            var w = Layers[l] ?? throw new ArgumentException($"Layer {l} is null.", nameof(config));
+            string p = $"Layers[{l}].";
+            Check(w.Norm1Weight, d, p + nameof(w.Norm1Weight));
+            Check(w.Norm1Bias, d, p + nameof(w.Norm1Bias));
+            Check(w.QkvWeight, 3 * d * d, p + nameof(w.QkvWeight));
+            Check(w.QkvBias, config.QkvBias ? 3 * d : null, p + nameof(w.QkvBias));
+            Check(w.ProjWeight, d * d, p + nameof(w.ProjWeight));
+            Check(w.ProjBias, d, p + nameof(w.ProjBias));
+            Check(w.Norm2Weight, d, p + nameof(w.Norm2Weight));
+            Check(w.Norm2Bias, d, p + nameof(w.Norm2Bias));
+            Check(w.Fc1Weight, m * d, p + nameof(w.Fc1Weight));
+            Check(w.Fc1Bias, m, p + nameof(w.Fc1Bias));
+            Check(w.Fc2Weight, d * m, p + nameof(w.Fc2Weight));
+            Check(w.Fc2Bias, d, p + nameof(w.Fc2Bias));
+        }
+
+        static void Check(float[]? array, long? expected, string name)
+        {
+            if (expected is null)
+            {
+                if (array is not null)
+                {
+                    throw new ArgumentException($"VitWeights.{name} is set but the config has no such part; remove it or fix the config.", nameof(config));
+                }
+
+                return;
+            }
+
+            if (array is null || array.LongLength != expected)
+            {
+                throw new ArgumentException(
+                    $"VitWeights.{name} has {array?.LongLength.ToString(CultureInfo.InvariantCulture) ?? "no"} values but the config needs {expected}.", nameof(config));
+            }
+        }
+    }
+
+    private IEnumerable<float[]> Arrays()
+    {
+        float[]?[] top = [PatchWeight, PatchBias, ClassToken, DistillationToken, RegisterTokens, PositionEmbedding, FinalNormWeight, FinalNormBias, HeadWeight, HeadBias, DistillationHeadWeight, DistillationHeadBias];
+        foreach (var a in top)
+        {
+            if (a is not null)
+            {
+                yield return a;
+            }
+        }
+
+        foreach (var w in Layers)
+        {
+            float[]?[] layer = [w.Norm1Weight, w.Norm1Bias, w.QkvWeight, w.QkvBias, w.ProjWeight, w.ProjBias, w.Norm2Weight, w.Norm2Bias, w.Fc1Weight, w.Fc1Bias, w.Fc2Weight, w.Fc2Bias];
+            foreach (var a in layer)
+            {
+                if (a is not null)
+                {
+                    yield return a;
+                }
+            }
+        }
+    }
+
+    /// <summary>SplitMix64: a small, fast, seedable generator whose sequence is fixed across platforms and runtimes.</summary>
+    private struct SplitMix(ulong seed)
+    {
+        private ulong _state = seed;
+
+        private ulong Next()
+        {
+            ulong z = _state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        private double Uniform() => ((Next() >> 11) + 0.5) * (1.0 / (1UL << 53)); // (0, 1)
+
+        public float[] TruncatedNormal(int count, float std)
+        {
+            var result = new float[count];
+            int i = 0;
+            while (i < count)
+            {
+                // Box–Muller gives two independent normals; redraw those beyond ±2σ (trunc-normal, as timm initialises).
+                double r = Math.Sqrt(-2.0 * Math.Log(Uniform()));
+                (double s, double c) = Math.SinCos(2.0 * Math.PI * Uniform());
+                double z0 = r * c;
+                double z1 = r * s;
+                if (Math.Abs(z0) <= 2.0)
+                {
+                    result[i++] = (float)(z0 * std);
+                }
+
+                if (i < count && Math.Abs(z1) <= 2.0)
+                {
+                    result[i++] = (float)(z1 * std);
+                }
+            }
+
+            return result;
+        }
+    }
+}
