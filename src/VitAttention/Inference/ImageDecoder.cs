@@ -6,7 +6,7 @@ namespace VitAttention.Inference;
 
 /// <summary>A decoded, upright photo and how it relates to the encoded image.</summary>
 /// <param name="Photo">
-/// The photo, upright (EXIF orientation applied), 8-bit RGBA (unpremultiplied) with every alpha 255:
+/// The photo, upright (EXIF orientation applied), 8-bit RGBA (opaque or unpremultiplied) with every alpha 255:
 /// exactly the RGB that PIL's <c>convert("RGB")</c> would give, alpha discarded.
 /// </param>
 /// <param name="SourceWidth">Width of the full-resolution upright image the file holds.</param>
@@ -211,7 +211,11 @@ internal static class ImageDecoder
     /// <summary>Decodes the whole image at a size the codec supports (the full size, or one of its scaled sizes).</summary>
     private static SKBitmap DecodeAt(SKCodec codec, int width, int height, string name)
     {
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        // Opaque sources (JPEG, most PNGs) decode as opaque: no alpha handling at all. Others decode unpremultiplied,
+        // so the stored colours survive, and then lose their alpha. No colour space on the destination: Skia then
+        // converts nothing, as PIL does not.
+        bool opaque = codec.Info.AlphaType == SKAlphaType.Opaque;
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
         var bitmap = new SKBitmap(info);
         SKCodecResult result = codec.GetPixels(info, bitmap.GetPixels());
         if (result != SKCodecResult.Success)
@@ -220,7 +224,7 @@ internal static class ImageDecoder
             throw Failed(name, result);
         }
 
-        return MakeOpaque(bitmap);
+        return opaque ? bitmap : MakeOpaque(bitmap);
     }
 
     /// <summary>
@@ -329,7 +333,7 @@ internal static class ImageDecoder
         bool swaps = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
             or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         int ow = swaps ? h : w, oh = swaps ? w : h;
-        var output = new SKBitmap(new SKImageInfo(ow, oh, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var output = new SKBitmap(new SKImageInfo(ow, oh, SKColorType.Rgba8888, source.AlphaType));
         ReadOnlySpan<byte> srcBytes = source.GetPixelSpan();
         Span<byte> dstBytes = output.GetPixelSpan();
         int srcStride = source.RowBytes / 4, dstStride = output.RowBytes / 4;
