@@ -233,7 +233,8 @@ public sealed class VitSession : IDisposable
                         attentions.AsMemory((int)shape.OffsetOf(l, 0), layerLength), layerShape));
                 }
 
-                using var runOptions = new RunOptions();
+                // Run failures become exceptions carrying ORT's message; keep ORT from also printing them to stderr.
+                using var runOptions = new RunOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
                 using CancellationTokenRegistration registration =
                     cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
                 try
@@ -316,6 +317,11 @@ public sealed class VitSession : IDisposable
         }
 
         int[] dims = meta.Dimensions;
+        if (dims.Length == 0)
+        {
+            return; // the graph does not declare this shape: ONNX Runtime checks it against the bound buffer at run time
+        }
+
         bool ok = dims.Length == trailing.Length + 1;
         for (int i = 0; ok && i < trailing.Length; i++)
         {

@@ -269,6 +269,76 @@ public class VitSessionTests
             Throws.TypeOf<ModelFormatException>().With.Message.Contains("no output named 'attentions.0'"));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Run_GraphShapesDifferFromConfigAtRunTime_ThrowsModelFormatWithExpectedShapes(bool declareShapes)
+    {
+        // The graph computes its head count at run time, so only running it reveals 2 heads, not 4.
+        byte[] onnx = TinyOnnx.Build(size: 8, classes: 5, layers: 2, heads: 0, tokens: 5, declareShapes);
+        VitConfig config = InferenceTestData.TinyHf() with { ImageHeight = 8, ImageWidth = 8, PatchSize = 4, NumLayers = 2, Labels = [] };
+        var model = new PreparedModel(config, onnx, "pixel_values", "two-heads.onnx");
+        using var session = new VitSession(model, Options);
+
+        Assert.That(() => session.Run(RandomPixels(1, session.InputLength, seed: 2), 1),
+            Throws.TypeOf<ModelFormatException>().With.Message.Contains("two-heads.onnx")
+                .And.Message.Contains("attentions.{l} [1, 4, 5, 5]"));
+    }
+
+    [Test]
+    public void Constructor_GraphWithFewerHeadsThanConfig_ThrowsModelFormatNamingShapes()
+    {
+        // Here the head count is a constant: ONNX Runtime infers the output shape, and the check fails at load.
+        byte[] onnx = TinyOnnx.Build(size: 8, classes: 5, layers: 2, heads: 2, tokens: 5, declareShapes: false);
+        VitConfig config = InferenceTestData.TinyHf() with { ImageHeight = 8, ImageWidth = 8, PatchSize = 4, NumLayers = 2, Labels = [] };
+
+        Assert.That(() => new VitSession(new PreparedModel(config, onnx, "pixel_values", "two-heads.onnx"), Options),
+            Throws.TypeOf<ModelFormatException>().With.Message.Contains("two-heads.onnx")
+                .And.Message.Contains("'attentions.0' has shape [?, 2, 5, 5], but the config implies [batch, 4, 5, 5]"));
+    }
+
+    [Test]
+    public void Run_HandBuiltGraphWithUndeclaredShapes_MatchesFloat64Reference()
+    {
+        // Layer l's attention is softmax(reshape(flatten(x) · W_l)); recompute it in float64 from the graph's own
+        // weights, read back out of the ONNX file, to check the binding of each layer to its slice of the stack.
+        byte[] onnx = TinyOnnx.Build(size: 8, classes: 5, layers: 2, heads: 4, tokens: 5, declareShapes: false, seed: 4);
+        VitConfig config = InferenceTestData.TinyHf() with { ImageHeight = 8, ImageWidth = 8, PatchSize = 4, NumLayers = 2, Labels = [] };
+        using var session = new VitSession(new PreparedModel(config, onnx, "pixel_values", "tiny.onnx"), Options);
+        float[] x = RandomPixels(2, session.InputLength, seed: 8);
+        var graph = Onnx.ModelProto.Parser.ParseFrom(onnx).Graph;
+        float[] Weights(string name) => System.Runtime.InteropServices.MemoryMarshal
+            .Cast<byte, float>(graph.Initializer.Single(t => t.Name == name).RawData.Span).ToArray();
+
+        VitOutput output = session.Run(x, 2);
+
+        const int features = 192, n = 4 * 5 * 5;
+        for (int l = 0; l < 2; l++)
+        {
+            float[] w = Weights($"w{l}"); // [features, heads · tokens · tokens]
+            for (int b = 0; b < 2; b++)
+            {
+                ReadOnlySpan<float> layer = output.Attentions.Layer(l, b); // [head, query, key]
+                for (int row = 0; row < n / 5; row++)
+                {
+                    var scores = new double[5];
+                    for (int k = 0; k < 5; k++)
+                    {
+                        for (int f = 0; f < features; f++)
+                        {
+                            scores[k] += (double)x[b * features + f] * w[f * n + row * 5 + k];
+                        }
+                    }
+
+                    double max = scores.Max(), sum = scores.Sum(v => Math.Exp(v - max));
+                    for (int k = 0; k < 5; k++)
+                    {
+                        Assert.That(layer[row * 5 + k], Is.EqualTo(Math.Exp(scores[k] - max) / sum).Within(1e-5), $"layer {l}, item {b}, row {row}");
+                    }
+                }
+            }
+        }
+    }
+
     [Test]
     public void Constructor_NotOnnx_ThrowsModelFormat()
     {
