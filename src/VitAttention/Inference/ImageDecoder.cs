@@ -6,7 +6,7 @@ namespace VitAttention.Inference;
 
 /// <summary>A decoded, upright photo and how it relates to the encoded image.</summary>
 /// <param name="Photo">
-/// The photo, upright (EXIF orientation applied), 8-bit RGBA (unpremultiplied) with every alpha 255:
+/// The photo, upright (EXIF orientation applied), 8-bit RGBA (opaque or unpremultiplied) with every alpha 255:
 /// exactly the RGB that PIL's <c>convert("RGB")</c> would give, alpha discarded.
 /// </param>
 /// <param name="SourceWidth">Width of the full-resolution upright image the file holds.</param>
@@ -92,6 +92,12 @@ internal static class ImageDecoder
         using SKCodec? codec = SKCodec.Create(data);
         if (codec is null)
         {
+            if (Sniff(bytes) is { } format)
+            {
+                throw new InvalidImageException(
+                    $"Image '{name}' starts like a {format} file but its header cannot be read: the file is truncated or damaged.");
+            }
+
             string head = Convert.ToHexString(bytes[..Math.Min(8, bytes.Length)]);
             throw new InvalidImageException(
                 $"Image '{name}' is not a picture this library can decode ({Formats} expected): its {bytes.Length} bytes " +
@@ -180,6 +186,17 @@ internal static class ImageDecoder
     private static string Megapixels(long pixels) =>
         (pixels / 1e6).ToString("0.###", CultureInfo.InvariantCulture);
 
+    /// <summary>The format whose signature the bytes start with, or null.</summary>
+    private static string? Sniff(ReadOnlySpan<byte> b) => b switch
+    {
+        [0x89, (byte)'P', (byte)'N', (byte)'G', ..] => "PNG",
+        [0xFF, 0xD8, 0xFF, ..] => "JPEG",
+        [(byte)'G', (byte)'I', (byte)'F', (byte)'8', ..] => "GIF",
+        [(byte)'R', (byte)'I', (byte)'F', (byte)'F', _, _, _, _, (byte)'W', (byte)'E', (byte)'B', (byte)'P', ..] => "WebP",
+        [(byte)'B', (byte)'M', ..] => "BMP",
+        _ => null,
+    };
+
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
 
     private static InvalidImageException Failed(string name, SKCodecResult result) => result switch
@@ -194,7 +211,11 @@ internal static class ImageDecoder
     /// <summary>Decodes the whole image at a size the codec supports (the full size, or one of its scaled sizes).</summary>
     private static SKBitmap DecodeAt(SKCodec codec, int width, int height, string name)
     {
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        // Opaque sources (JPEG, most PNGs) decode as opaque: no alpha handling at all. Others decode unpremultiplied,
+        // so the stored colours survive, and then lose their alpha. No colour space on the destination: Skia then
+        // converts nothing, as PIL does not.
+        bool opaque = codec.Info.AlphaType == SKAlphaType.Opaque;
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
         var bitmap = new SKBitmap(info);
         SKCodecResult result = codec.GetPixels(info, bitmap.GetPixels());
         if (result != SKCodecResult.Success)
@@ -203,37 +224,39 @@ internal static class ImageDecoder
             throw Failed(name, result);
         }
 
-        return MakeOpaque(bitmap);
+        return opaque ? bitmap : MakeOpaque(bitmap);
     }
 
     /// <summary>
     /// Decodes row by row, averaging each <paramref name="factor"/> × <paramref name="factor"/> block, so that only one
-    /// full-width row and one row of sums are ever held. Null when the codec cannot decode line by line, top down.
+    /// full-width row and one row of sums are held besides the small output. Null when the codec cannot decode line
+    /// by line (Skia's PNG, GIF and WebP decoders cannot; JPEG and BMP can).
     /// </summary>
     private static SKBitmap? DecodeSampled(SKCodec codec, int width, int height, int factor, string name, ImageLimits limits)
     {
-        if ((long)width * 4 > limits.MaxPixels * 4L || width > int.MaxValue / 4)
+        if (width > limits.MaxPixels || width > int.MaxValue / 4)
         {
             return null;
         }
 
         var rowInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        if (codec.StartScanlineDecode(rowInfo) != SKCodecResult.Success || codec.ScanlineOrder != SKCodecScanlineOrder.TopDown)
+        if (codec.StartScanlineDecode(rowInfo) != SKCodecResult.Success)
         {
             return null;
         }
 
+        bool bottomUp = codec.ScanlineOrder == SKCodecScanlineOrder.BottomUp;
         int outWidth = CeilDiv(width, factor), outHeight = CeilDiv(height, factor);
         var output = new SKBitmap(new SKImageInfo(outWidth, outHeight, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         byte[] row = new byte[width * 4];            // [width, RGBA] one decoded scanline
-        long[] sums = new long[outWidth * 3];        // [outWidth, RGB] block sums of the current output row
+        long[] sums = new long[outWidth * 3];        // [outWidth, RGB] sums over the current block row
         Span<byte> dst = output.GetPixelSpan();
-        int rowsInBlock = 0, outRow = 0;
+        int rowsInBlock = 0;
         unsafe
         {
             fixed (byte* p = row)
             {
-                for (int y = 0; y < height; y++)
+                for (int i = 0; i < height; i++)
                 {
                     if (codec.GetScanlines((IntPtr)p, 1, row.Length) != 1)
                     {
@@ -250,24 +273,28 @@ internal static class ImageDecoder
                     }
 
                     rowsInBlock++;
-                    if (rowsInBlock == factor || y == height - 1)
+                    int y = bottomUp ? height - 1 - i : i;            // the image row just decoded
+                    int nextY = bottomUp ? y - 1 : y + 1;             // the row that comes next, if any
+                    bool blockDone = i == height - 1 || nextY / factor != y / factor;
+                    if (!blockDone)
                     {
-                        Span<byte> line = dst.Slice(outRow * output.RowBytes, outWidth * 4);
-                        for (int ox = 0; ox < outWidth; ox++)
-                        {
-                            long cells = (long)rowsInBlock * (Math.Min(width, (ox + 1) * factor) - ox * factor);
-                            for (int c = 0; c < 3; c++)
-                            {
-                                line[ox * 4 + c] = (byte)((sums[ox * 3 + c] + cells / 2) / cells);
-                            }
+                        continue;
+                    }
 
-                            line[ox * 4 + 3] = 255;
+                    Span<byte> line = dst.Slice(y / factor * output.RowBytes, outWidth * 4);
+                    for (int ox = 0; ox < outWidth; ox++)
+                    {
+                        long cells = (long)rowsInBlock * (Math.Min(width, (ox + 1) * factor) - ox * factor);
+                        for (int c = 0; c < 3; c++)
+                        {
+                            line[ox * 4 + c] = (byte)((sums[ox * 3 + c] + cells / 2) / cells);
                         }
 
-                        Array.Clear(sums);
-                        rowsInBlock = 0;
-                        outRow++;
+                        line[ox * 4 + 3] = 255;
                     }
+
+                    Array.Clear(sums);
+                    rowsInBlock = 0;
                 }
             }
         }
@@ -306,7 +333,7 @@ internal static class ImageDecoder
         bool swaps = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
             or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         int ow = swaps ? h : w, oh = swaps ? w : h;
-        var output = new SKBitmap(new SKImageInfo(ow, oh, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var output = new SKBitmap(new SKImageInfo(ow, oh, SKColorType.Rgba8888, source.AlphaType));
         ReadOnlySpan<byte> srcBytes = source.GetPixelSpan();
         Span<byte> dstBytes = output.GetPixelSpan();
         int srcStride = source.RowBytes / 4, dstStride = output.RowBytes / 4;

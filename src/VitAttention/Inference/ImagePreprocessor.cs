@@ -147,6 +147,13 @@ public sealed class ImagePreprocessor
     /// <exception cref="InvalidImageException">The file is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
     public SKBitmap Decode(string path) => ImageDecoder.DecodeFile(path, Limits).Photo;
 
+    /// <summary>Decodes an encoded image from a stream (read to its end, not disposed) into an upright RGBA photo.</summary>
+    /// <param name="stream">The encoded image.</param>
+    /// <param name="name">A name for messages.</param>
+    /// <returns>The photo; the caller disposes it.</returns>
+    /// <exception cref="InvalidImageException">The data is not a decodable image, or exceeds <see cref="Limits"/>.</exception>
+    public SKBitmap Decode(Stream stream, string name = "stream") => ImageDecoder.DecodeStream(stream, name, Limits).Photo;
+
     /// <summary>Decodes an encoded image held in memory into an upright RGBA photo (alpha 255).</summary>
     /// <param name="encoded">The encoded image bytes.</param>
     /// <param name="name">A name for messages.</param>
@@ -178,11 +185,23 @@ public sealed class ImagePreprocessor
                 nameof(destination));
         }
 
-        byte[] rgb = ReadRgb(photo);
         Plan plan = PlanFor(Config, photo.Width, photo.Height);
-        byte[] resized = PilResampler.ResizeRgb(rgb, photo.Width, photo.Height, plan.ResizedWidth, plan.ResizedHeight,
-            Config.Preprocess.Resample);
-        Normalise(resized, plan, destination[..InputLength]);
+        SKBitmap? converted = photo.ColorType != SKColorType.Rgba8888 || photo.AlphaType == SKAlphaType.Premul
+            ? ImageDecoder.ToOpaqueRgba(photo, "bitmap")
+            : null;
+        try
+        {
+            // RGBA read in place: the resampler skips the fourth byte (PIL's convert("RGB") drops alpha).
+            SKBitmap rgba = converted ?? photo;
+            byte[] resized = PilResampler.Resize(rgba.GetPixelSpan(), rgba.Width, rgba.Height, rgba.RowBytes, 4,
+                plan.ResizedWidth, plan.ResizedHeight, Config.Preprocess.Resample);
+            Normalise(resized, plan, destination[..InputLength]);
+        }
+        finally
+        {
+            converted?.Dispose();
+        }
+
         float sx = (float)photo.Width / plan.ResizedWidth, sy = (float)photo.Height / plan.ResizedHeight;
         return new SKRect(plan.CropX * sx, plan.CropY * sy,
             (plan.CropX + Config.ImageWidth) * sx, (plan.CropY + Config.ImageHeight) * sy);
@@ -244,41 +263,6 @@ public sealed class ImagePreprocessor
         {
             decoded.Photo.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>The photo's RGB samples, <c>[height, width, 3]</c>.</summary>
-    private static byte[] ReadRgb(SKBitmap photo)
-    {
-        SKBitmap? converted = null;
-        if (photo.ColorType != SKColorType.Rgba8888 || photo.AlphaType == SKAlphaType.Premul)
-        {
-            converted = ImageDecoder.ToOpaqueRgba(photo, "bitmap");
-        }
-
-        try
-        {
-            SKBitmap rgba = converted ?? photo;
-            int w = rgba.Width, h = rgba.Height;
-            ReadOnlySpan<byte> pixels = rgba.GetPixelSpan();
-            var rgb = new byte[checked(w * h * 3)];
-            for (int y = 0; y < h; y++)
-            {
-                ReadOnlySpan<byte> line = pixels.Slice(y * rgba.RowBytes, w * 4);
-                Span<byte> dst = rgb.AsSpan(y * w * 3, w * 3);
-                for (int x = 0; x < w; x++)
-                {
-                    dst[x * 3] = line[x * 4];
-                    dst[x * 3 + 1] = line[x * 4 + 1];
-                    dst[x * 3 + 2] = line[x * 4 + 2];
-                }
-            }
-
-            return rgb;
-        }
-        finally
-        {
-            converted?.Dispose();
         }
     }
 

@@ -116,7 +116,25 @@ internal static class PilResampler
     /// <param name="filter">Bilinear or bicubic.</param>
     /// <returns>The output pixels, <c>[outHeight, outWidth, 3]</c>.</returns>
     public static byte[] ResizeRgb(ReadOnlySpan<byte> source, int width, int height, int outWidth, int outHeight,
-        ResampleFilter filter)
+        ResampleFilter filter) =>
+        Resize(source, width, height, width * 3, 3, outWidth, outHeight, filter);
+
+    /// <summary>
+    /// Resizes the first three channels of an interleaved image with <paramref name="pixelBytes"/> bytes per pixel
+    /// (3 for RGB, 4 for RGBA, whose fourth byte is ignored) and <paramref name="rowBytes"/> bytes per row, so that
+    /// decoded RGBA bitmaps are read in place.
+    /// </summary>
+    /// <param name="source">The source rows.</param>
+    /// <param name="width">Source width.</param>
+    /// <param name="height">Source height.</param>
+    /// <param name="rowBytes">Bytes from one source row to the next.</param>
+    /// <param name="pixelBytes">Bytes from one source pixel to the next (3 or 4).</param>
+    /// <param name="outWidth">Output width.</param>
+    /// <param name="outHeight">Output height.</param>
+    /// <param name="filter">Bilinear or bicubic.</param>
+    /// <returns>The output pixels, RGB, <c>[outHeight, outWidth, 3]</c>.</returns>
+    public static byte[] Resize(ReadOnlySpan<byte> source, int width, int height, int rowBytes, int pixelBytes,
+        int outWidth, int outHeight, ResampleFilter filter)
     {
         if (width <= 0 || height <= 0 || outWidth <= 0 || outHeight <= 0)
         {
@@ -124,25 +142,42 @@ internal static class PilResampler
                 $"Cannot resize {width}×{height} to {outWidth}×{outHeight}: every size must be positive.");
         }
 
-        if (source.Length != checked(width * height * 3))
+        if (pixelBytes is not (3 or 4) || rowBytes < (long)width * pixelBytes)
         {
             throw new ArgumentException(
-                $"An RGB image of {width}×{height} needs {width * height * 3} bytes, got {source.Length}.", nameof(source));
+                $"Rows of {rowBytes} bytes cannot hold {width} pixels of {pixelBytes} bytes.", nameof(rowBytes));
+        }
+
+        if (source.Length < (long)rowBytes * (height - 1) + (long)width * pixelBytes)
+        {
+            throw new ArgumentException(
+                $"An image of {width}×{height} with {pixelBytes} bytes per pixel needs {(long)rowBytes * (height - 1) + (long)width * pixelBytes} bytes, got {source.Length}.",
+                nameof(source));
         }
 
         // [height, outWidth, 3]: the horizontal pass, rounded to 8 bits as PIL's intermediate image is.
-        byte[] horizontal;
+        var horizontal = new byte[checked(height * outWidth * 3)];
         if (outWidth == width)
         {
-            horizontal = source.ToArray();
+            // No horizontal resampling (it would be the identity): just drop the fourth byte, if any.
+            for (int y = 0; y < height; y++)
+            {
+                ReadOnlySpan<byte> row = source.Slice(y * rowBytes, width * pixelBytes);
+                Span<byte> dst = horizontal.AsSpan(y * width * 3, width * 3);
+                for (int x = 0; x < width; x++)
+                {
+                    dst[x * 3] = row[x * pixelBytes];
+                    dst[x * 3 + 1] = row[x * pixelBytes + 1];
+                    dst[x * 3 + 2] = row[x * pixelBytes + 2];
+                }
+            }
         }
         else
         {
-            horizontal = new byte[height * outWidth * 3];
             AxisWeights wx = ComputeWeights(width, outWidth, filter);
             for (int y = 0; y < height; y++)
             {
-                ReadOnlySpan<byte> row = source.Slice(y * width * 3, width * 3);
+                ReadOnlySpan<byte> row = source.Slice(y * rowBytes, width * pixelBytes);
                 Span<byte> dst = horizontal.AsSpan(y * outWidth * 3, outWidth * 3);
                 for (int i = 0; i < outWidth; i++)
                 {
@@ -151,7 +186,7 @@ internal static class PilResampler
                     ReadOnlySpan<int> k = wx.Weights.AsSpan(i * wx.Stride, wx.Count[i]);
                     for (int t = 0; t < k.Length; t++)
                     {
-                        int s = (lo + t) * 3;
+                        int s = (lo + t) * pixelBytes;
                         r += row[s] * k[t];
                         g += row[s + 1] * k[t];
                         b += row[s + 2] * k[t];
@@ -169,24 +204,31 @@ internal static class PilResampler
             return horizontal;
         }
 
-        // [outHeight, outWidth, 3]: the vertical pass over the 8-bit intermediate.
+        // [outHeight, outWidth, 3]: the vertical pass over the 8-bit intermediate, one output row at a time, taps
+        // outermost so that every read walks an intermediate row in order.
         var output = new byte[outHeight * outWidth * 3];
         AxisWeights wy = ComputeWeights(height, outHeight, filter);
-        int rowBytes = outWidth * 3;
+        int outRow = outWidth * 3;
+        var acc = new int[outRow];
         for (int j = 0; j < outHeight; j++)
         {
             int lo = wy.First[j];
             ReadOnlySpan<int> k = wy.Weights.AsSpan(j * wy.Stride, wy.Count[j]);
-            Span<byte> dst = output.AsSpan(j * rowBytes, rowBytes);
-            for (int s = 0; s < rowBytes; s++)
+            Array.Fill(acc, 1 << (PrecisionBits - 1));
+            for (int t = 0; t < k.Length; t++)
             {
-                int acc = 1 << (PrecisionBits - 1);
-                for (int t = 0; t < k.Length; t++)
+                ReadOnlySpan<byte> row = horizontal.AsSpan((lo + t) * outRow, outRow);
+                int w = k[t];
+                for (int s = 0; s < outRow; s++)
                 {
-                    acc += horizontal[(lo + t) * rowBytes + s] * k[t];
+                    acc[s] += row[s] * w;
                 }
+            }
 
-                dst[s] = Clamp8(acc);
+            Span<byte> dst = output.AsSpan(j * outRow, outRow);
+            for (int s = 0; s < outRow; s++)
+            {
+                dst[s] = Clamp8(acc[s]);
             }
         }
 

@@ -77,6 +77,34 @@ public class PilResamplerTests
         }
     }
 
+    [TestCase(ResampleFilter.Bilinear)]
+    [TestCase(ResampleFilter.Bicubic)]
+    public void Resize_PaddedRgbaRows_EqualPackedRgb(ResampleFilter filter)
+    {
+        // The RGBA path (rows padded, alpha byte ignored) must give what the packed RGB path gives.
+        var random = new Random(21);
+        int w = 37, h = 23, rowBytes = w * 4 + 12;
+        byte[] rgba = new byte[rowBytes * h];
+        random.NextBytes(rgba);
+        byte[] rgb = new byte[w * h * 3];
+        for (int y = 0; y < h; y++)
+        {
+            for (int x = 0; x < w; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    rgb[(y * w + x) * 3 + c] = rgba[y * rowBytes + x * 4 + c];
+                }
+            }
+        }
+
+        foreach ((int ow, int oh) in new[] { (11, 7), (37, 50), (80, 23), (37, 23) })
+        {
+            Assert.That(PilResampler.Resize(rgba, w, h, rowBytes, 4, ow, oh, filter),
+                Is.EqualTo(PilResampler.ResizeRgb(rgb, w, h, ow, oh, filter)), $"{ow}×{oh}");
+        }
+    }
+
     [Test]
     public void ResizeRgb_WrongLength_Throws()
     {

@@ -100,7 +100,7 @@ pal_t = pal.copy()
 pal_t.info["transparency"] = 3
 save_with_expected("palette_transparent.png", pal_t, transparency=3)
 save_with_expected("one_pixel.png", Image.fromarray(np.array([[[200, 30, 90]]], dtype=np.uint8), "RGB"))
-save_with_expected("one_pixel.jpg", Image.fromarray(np.array([[[200, 30, 90]]], dtype=np.uint8), "RGB"), quality=95)
+save_with_expected("one_pixel_jpeg.jpg", Image.fromarray(np.array([[[200, 30, 90]]], dtype=np.uint8), "RGB"), quality=95)
 
 # 16-bit: PIL opens 16-bit RGB PNGs as 8-bit RGB (high byte); it opens 16-bit grey as mode "I" and
 # convert("RGB") then clips at 255, which the library deliberately does not copy (see ImagePreprocessor).

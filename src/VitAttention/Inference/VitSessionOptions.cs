@@ -1,0 +1,50 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace VitAttention.Inference;
+
+/// <summary>Where the forward pass runs.</summary>
+public enum ExecutionDevice
+{
+    /// <summary>ONNX Runtime's CPU execution provider (the default; works with the plain VitAttention package).</summary>
+    Cpu,
+
+    /// <summary>
+    /// NVIDIA GPU through ONNX Runtime's CUDA execution provider. Needs the GPU build of ONNX Runtime (reference the
+    /// VitAttention.Cuda package) and CUDA 12 with cuDNN 9 installed.
+    /// </summary>
+    Cuda,
+}
+
+/// <summary>
+/// How a <see cref="VitSession"/> runs. Immutable; change with <c>with</c>:
+/// <c>VitSessionOptions.Default with { Device = ExecutionDevice.Cuda, AllowCpuFallback = true }</c>.
+/// </summary>
+public sealed record VitSessionOptions
+{
+    /// <summary>The defaults: CPU, ONNX Runtime's own thread count, all graph optimisations, no log.</summary>
+    public static VitSessionOptions Default { get; } = new();
+
+    /// <summary>The device to run on (default <see cref="ExecutionDevice.Cpu"/>).</summary>
+    public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
+
+    /// <summary>The CUDA device ordinal when <see cref="Device"/> is <see cref="ExecutionDevice.Cuda"/> (default 0).</summary>
+    public int CudaDeviceId { get; init; }
+
+    /// <summary>
+    /// When CUDA is requested but cannot be used: true runs on the CPU and reports a warning through <see cref="Log"/>;
+    /// false (the default) throws <see cref="DeviceUnavailableException"/>.
+    /// </summary>
+    public bool AllowCpuFallback { get; init; }
+
+    /// <summary>
+    /// Threads ONNX Runtime may use inside one operator (intra-op). Null (the default) leaves ONNX Runtime's default,
+    /// one per physical core. Lower it when several sessions or many concurrent requests share the machine.
+    /// </summary>
+    public int? IntraOpThreads { get; init; }
+
+    /// <summary>ONNX Runtime graph optimisation level (default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>).</summary>
+    public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    /// <summary>Receives warnings, such as a fallback from CUDA to the CPU. Null discards them.</summary>
+    public Action<string>? Log { get; init; }
+}
