@@ -71,9 +71,22 @@ internal static partial class CliApp
                 written.Add((explanations[i], explanations[i].SaveFigures(outDir, stems[i])));
             }
 
+            // Two photos: the study compares them, so each figure also comes side by side.
+            var comparisons = new List<string>();
+            if (explanations.Count == 2)
+            {
+                foreach (var (kind, suffix) in new[] { (FigureKind.ClsOverlay, ".cls.png"), (FigureKind.Layers, ".layers.png"), (FigureKind.FocusedLayers, ".focused.png"), (FigureKind.Rollout, ".rollout.png") })
+                {
+                    string path = Path.Combine(outDir, $"{stems[0]}_vs_{stems[1]}{suffix}");
+                    using var image = Explanation.Compare(explanations[0], explanations[1], kind);
+                    Figures.Save(image, path);
+                    comparisons.Add(path);
+                }
+            }
+
             if (a.Has("json"))
             {
-                stdout.WriteLine(SummaryJson(outDir, written));
+                stdout.WriteLine(SummaryJson(outDir, written, comparisons));
             }
             else
             {
@@ -83,6 +96,11 @@ internal static partial class CliApp
                     stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{e.Source}: {(top is null ? "no classifier" : $"{top.Label} {top.Probability:0.0000}")}; most focused layers {string.Join(", ", e.FocusedLayers)}"));
                     stdout.WriteLine($"  {paths.ClsOverlay}\n  {paths.Layers}\n  {paths.FocusedLayers}\n  {paths.Rollout}\n  {paths.Json}");
+                }
+
+                if (comparisons.Count > 0)
+                {
+                    stdout.WriteLine("side by side:\n  " + string.Join("\n  ", comparisons));
                 }
             }
         }
@@ -122,7 +140,7 @@ internal static partial class CliApp
         return stems;
     }
 
-    private static string SummaryJson(string outDir, List<(Explanation Explanation, FigurePaths Paths)> written)
+    private static string SummaryJson(string outDir, List<(Explanation Explanation, FigurePaths Paths)> written, List<string> comparisons)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
@@ -150,6 +168,13 @@ internal static partial class CliApp
 
                 w.WriteEndArray();
                 w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("comparisons");
+            foreach (string path in comparisons)
+            {
+                w.WriteStringValue(path);
             }
 
             w.WriteEndArray();
