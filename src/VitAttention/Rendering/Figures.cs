@@ -128,7 +128,8 @@ public static class Figures
 
     /// <summary>
     /// The most focused layers, best first, each captioned with its score ("Layer 9: 41.2% in region" or
-    /// "Layer 9: concentration 0.213"); with a region of interest, its outline is drawn on every panel.
+    /// "Layer 9: concentration 0.213"); with a region of interest, its outline (a mask's bounding box) is drawn
+    /// on every panel unless <see cref="FigureOptions.ShowRegion"/> is false.
     /// </summary>
     /// <param name="photo">The photo as decoded (EXIF-oriented).</param>
     /// <param name="seenRegion">The rectangle of the photo the model saw.</param>

@@ -243,6 +243,29 @@ public class FiguresTests
     }
 
     [Test]
+    public void Figures_DrawnConcurrently_SameBytesAsSequential()
+    {
+        byte[] Draw(int i)
+        {
+            using var image = (i % 3) switch
+            {
+                0 => Figures.ClsOverlay(_chelsea, ChelseaCrop, _chelseaLayers[i % 12], Small, $"Layer {(i % 12) + 1}"),
+                1 => Figures.Layers(_astronaut, AstronautWhole, _astronautLayers, [1, (i % 12) + 1], Small),
+                _ => Figures.FocusedLayers(_astronaut, AstronautWhole, _astronautLayers, 2, null, Small),
+            };
+            return Figures.EncodePng(image);
+        }
+
+        var sequential = Enumerable.Range(0, 12).Select(Draw).ToArray();
+        var parallel = new byte[12][];
+        Parallel.For(0, 12, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = Draw(i));
+        for (int i = 0; i < 12; i++)
+        {
+            Assert.That(parallel[i], Is.EqualTo(sequential[i]), $"figure {i}");
+        }
+    }
+
+    [Test]
     public void EncodePng_RoundTrip_SamePixels()
     {
         using var image = Figures.ClsOverlay(_chelsea, ChelseaCrop, _chelseaLayers[^1], Small);
