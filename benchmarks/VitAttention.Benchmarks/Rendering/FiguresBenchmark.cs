@@ -10,6 +10,7 @@ namespace VitAttention.Benchmarks.Rendering;
 /// <c>dotnet run -c Release --project benchmarks/VitAttention.Benchmarks -- --filter '*FiguresBenchmark*' --job short</c>
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class FiguresBenchmark
 {
     private SKBitmap _photo = null!;
