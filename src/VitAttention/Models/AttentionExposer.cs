@@ -58,6 +58,7 @@ public static class AttentionExposer
     private const int ProbeSeed = 20260;
     private const int MaxPassThrough = 6;
     private const int MaxReasons = 6;
+    private const string WindowedReason = "windowed attention (Swin-like models) is not supported";
 
     /// <summary>
     /// Adds one graph output per layer, <c>attentions.{l}</c> float32 [batch, heads, tokens, tokens], and a
@@ -124,7 +125,7 @@ public static class AttentionExposer
             throw new ModelFormatException(
                 $"{source}: no attention softmax found: not a ViT, or attention was fused. The graph has {graph.Node.Count} " +
                 $"nodes and {softmaxes} Softmax node(s), none of whose output feeds a MatMul as attention probabilities do. " +
-                "If this is a Vision Transformer, " + UnfusedExportAdvice);
+                "If this is a Vision Transformer whose attention was fused: " + UnfusedExportAdvice);
         }
 
         // Run the graph once with every candidate tensor as an extra output to learn the shapes.
@@ -143,6 +144,13 @@ public static class AttentionExposer
             {
                 reasons.Add(reason!);
             }
+        }
+
+        string? windowed = reasons.FirstOrDefault(r => r.Contains(WindowedReason, StringComparison.Ordinal));
+        if (windowed is not null)
+        {
+            throw new ModelFormatException(
+                $"{source}: {windowed}. Only plain ViTs, whose every layer attends over the whole image, are supported.");
         }
 
         if (accepted.Count == 0)
@@ -755,7 +763,7 @@ public static class AttentionExposer
         long[] s = exposed.Shape;
         if (s[0] != batch)
         {
-            reason = $"{name}: its first dimension {s[0]} is not the batch ({batch}); windowed attention (Swin-like models) is not supported";
+            reason = $"{name}: its first dimension {s[0]} is not the batch ({batch}): {WindowedReason}";
             return false;
         }
 
@@ -1057,9 +1065,12 @@ public static class AttentionExposer
 
     private static int? FindPatchSize(GraphProto graph, string inputName)
     {
+        // The image, or its float16 cast (see ConvertFloat16Input).
+        var image = new HashSet<string>(StringComparer.Ordinal) { inputName };
+        image.UnionWith(graph.Node.Where(n => n.OpType == "Cast" && n.Input.Count == 1 && n.Input[0] == inputName).Select(n => n.Output[0]));
         foreach (NodeProto node in graph.Node)
         {
-            if (node.OpType != "Conv" || node.Input.Count == 0 || node.Input[0] != inputName)
+            if (node.OpType != "Conv" || node.Input.Count == 0 || !image.Contains(node.Input[0]))
             {
                 continue;
             }
