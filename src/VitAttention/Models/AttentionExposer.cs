@@ -297,6 +297,13 @@ public static class AttentionExposer
         }
 
         var dims = tensor.Shape.Dim;
+        if (StaticDim(dims[1]) is > 4 && StaticDim(dims[3]) is >= 1 and <= 4)
+        {
+            throw new ModelFormatException(
+                $"{source}: input '{info.Name}' is [batch, {dims[1].DimValue}, {dims[2].DimValue}, {dims[3].DimValue}], channels last; " +
+                "the library feeds channels-first [batch, channels, height, width] pixels as PyTorch and Optimum exports take them.");
+        }
+
         int? staticH = StaticDim(dims[2]);
         int? staticW = StaticDim(dims[3]);
         int height = staticH ?? options.ImageHeight ?? throw new ModelFormatException(

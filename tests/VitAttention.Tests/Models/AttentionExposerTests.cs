@@ -457,6 +457,34 @@ public class AttentionExposerTests
     }
 
     [Test]
+    public void Expose_ChannelsLastInput_SaysChannelsFirstNeeded()
+    {
+        var graph = new GraphProto { Name = "nhwc" };
+        graph.Input.Add(FloatValue("image", 0, 32, 32, 3));
+        graph.Node.Add(Node("Softmax", ["image"], ["p"]));
+        graph.Node.Add(Node("MatMul", ["p", "image"], ["y"]));
+        graph.Output.Add(FloatValue("y", 0, 32, 32, 3));
+
+        string message = Message(Wrap(graph, 14).ToByteArray(), "tf.onnx");
+
+        Assert.That(message, Does.StartWith("tf.onnx: input 'image' is [batch, 32, 32, 3], channels last"));
+    }
+
+    [Test]
+    public void Expose_TwoInputs_SaysNotAnImageClassifier()
+    {
+        var graph = new GraphProto { Name = "two" };
+        graph.Input.Add(FloatValue("pixel_values", 0, 3, 32, 32));
+        graph.Input.Add(FloatValue("mask", 0, 17));
+        graph.Node.Add(Node("Softmax", ["pixel_values"], ["y"]));
+        graph.Output.Add(FloatValue("y", 0, 3, 32, 32));
+
+        string message = Message(Wrap(graph, 14).ToByteArray(), "two.onnx");
+
+        Assert.That(message, Does.StartWith("two.onnx: expected one image input [batch, channels, height, width], found 2 graph inputs (pixel_values, mask)"));
+    }
+
+    [Test]
     public void Expose_EmptyBytes_SaysEmptyNotOnnx()
     {
         Assert.That(Message([], "empty.onnx"), Does.StartWith("empty.onnx: not an ONNX model (the file is empty, 0 bytes)"));
