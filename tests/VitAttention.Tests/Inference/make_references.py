@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Produces the PIL reference outputs and the odd test images that the Inference tests compare against.
 
-Run ONCE with Debian's /usr/bin/python3 (Pillow 9.4, numpy) from this folder; the outputs are committed.
+Run ONCE with Debian's system python3 (python3-pil: Pillow 9.4, python3-numpy) from this folder; the outputs are committed.
 They are produced by PIL, independently of the library, so they are an oracle for its preprocessing:
 
 References/  resize_{photo}_{filter}_{w}x{h}.png   PIL Image.resize((w, h), filter) of the RGB photo
