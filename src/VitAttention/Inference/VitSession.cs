@@ -383,8 +383,8 @@ public sealed class VitSession : IDisposable
                 : $"ONNX Runtime's CUDA execution provider could not start on device {options.CudaDeviceId}: {failure!.Message}";
             string fix = cpuOnlyRuntime
                 ? "Reference the VitAttention.Cuda package instead of VitAttention (it brings Microsoft.ML.OnnxRuntime.Gpu), " +
-                  "with CUDA 12 and cuDNN 9 installed where the app runs, or set VitSessionOptions.AllowCpuFallback to run on the CPU."
-                : "Install CUDA 12 and cuDNN 9 where the app runs (their libraries on the loader path: LD_LIBRARY_PATH on Linux, " +
+                  "with CUDA 13 and cuDNN 9 installed where the app runs, or set VitSessionOptions.AllowCpuFallback to run on the CPU."
+                : "Install CUDA 13 and cuDNN 9 where the app runs (their libraries on the loader path: LD_LIBRARY_PATH on Linux, " +
                   "PATH on Windows), check that the GPU is visible (nvidia-smi) and the device id exists, or set " +
                   "VitSessionOptions.AllowCpuFallback to run on the CPU.";
             InferenceSession cpu = CreateCpu(model, options);
