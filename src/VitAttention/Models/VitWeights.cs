@@ -146,39 +146,34 @@ public sealed class VitWeights
     {
         ArgumentNullException.ThrowIfNull(config);
         config.ValidateLayout("random ViT config");
-        var rng = new SplitMix((ulong)(uint)seed);
         int d = config.HiddenSize;
-        float[] N(long count) => rng.TruncatedNormal(checked((int)count), std);
-        float[] One(int count)
-        {
-            float[] a = rng.TruncatedNormal(count, std);
-            for (int i = 0; i < a.Length; i++)
-            {
-                a[i] += 1f;
-            }
 
-            return a;
-        }
-
+        // One generator per layer (and one for the rest), seeded from (seed, index): layers are drawn in parallel and
+        // the result does not depend on scheduling.
         var layers = new VitLayerWeights[config.NumLayers];
-        for (int l = 0; l < layers.Length; l++)
+        Parallel.For(0, layers.Length, l =>
         {
+            var rng = new SplitMix(Mix(seed, l + 1));
             layers[l] = new VitLayerWeights
             {
-                Norm1Weight = One(d),
-                Norm1Bias = N(d),
-                QkvWeight = N(3L * d * d),
-                QkvBias = config.QkvBias ? N(3 * d) : null,
-                ProjWeight = N((long)d * d),
-                ProjBias = N(d),
-                Norm2Weight = One(d),
-                Norm2Bias = N(d),
-                Fc1Weight = N((long)config.IntermediateSize * d),
-                Fc1Bias = N(config.IntermediateSize),
-                Fc2Weight = N((long)d * config.IntermediateSize),
-                Fc2Bias = N(d),
+                Norm1Weight = rng.TruncatedNormal(d, std, 1f),
+                Norm1Bias = rng.TruncatedNormal(d, std),
+                QkvWeight = rng.TruncatedNormal(checked(3 * d * d), std),
+                QkvBias = config.QkvBias ? rng.TruncatedNormal(3 * d, std) : null,
+                ProjWeight = rng.TruncatedNormal(checked(d * d), std),
+                ProjBias = rng.TruncatedNormal(d, std),
+                Norm2Weight = rng.TruncatedNormal(d, std, 1f),
+                Norm2Bias = rng.TruncatedNormal(d, std),
+                Fc1Weight = rng.TruncatedNormal(checked(config.IntermediateSize * d), std),
+                Fc1Bias = rng.TruncatedNormal(config.IntermediateSize, std),
+                Fc2Weight = rng.TruncatedNormal(checked(d * config.IntermediateSize), std),
+                Fc2Bias = rng.TruncatedNormal(d, std),
             };
-        }
+        });
+
+        var top = new SplitMix(Mix(seed, 0));
+        float[] N(long count) => top.TruncatedNormal(checked((int)count), std);
+        float[] One(int count) => top.TruncatedNormal(count, std, 1f);
 
         bool head = config.NumClasses > 0;
         bool distHead = head && config.Pooling == VitPooling.ClassAndDistillationMean;
@@ -290,6 +285,8 @@ public sealed class VitWeights
         }
     }
 
+    private static ulong Mix(int seed, int index) => ((ulong)(uint)seed * 0x9E3779B97F4A7C15UL) ^ ((ulong)index * 0xD1B54A32D192ED03UL);
+
     /// <summary>SplitMix64: a small, fast, seedable generator whose sequence is fixed across platforms and runtimes.</summary>
     private struct SplitMix(ulong seed)
     {
@@ -305,25 +302,31 @@ public sealed class VitWeights
 
         private double Uniform() => ((Next() >> 11) + 0.5) * (1.0 / (1UL << 53)); // (0, 1)
 
-        public float[] TruncatedNormal(int count, float std)
+        public float[] TruncatedNormal(int count, float std, float mean = 0f)
         {
             var result = new float[count];
             int i = 0;
             while (i < count)
             {
-                // Box–Muller gives two independent normals; redraw those beyond ±2σ (trunc-normal, as timm initialises).
-                double r = Math.Sqrt(-2.0 * Math.Log(Uniform()));
-                (double s, double c) = Math.SinCos(2.0 * Math.PI * Uniform());
-                double z0 = r * c;
-                double z1 = r * s;
+                // Marsaglia's polar method gives two independent normals; those beyond ±2σ are redrawn (trunc-normal, as
+                // timm initialises).
+                double u = (2.0 * Uniform()) - 1.0, v = (2.0 * Uniform()) - 1.0, s = (u * u) + (v * v);
+                if (s >= 1.0)
+                {
+                    continue;
+                }
+
+                double f = Math.Sqrt(-2.0 * Math.Log(s) / s);
+                double z0 = u * f;
+                double z1 = v * f;
                 if (Math.Abs(z0) <= 2.0)
                 {
-                    result[i++] = (float)(z0 * std);
+                    result[i++] = mean + (float)(z0 * std);
                 }
 
                 if (i < count && Math.Abs(z1) <= 2.0)
                 {
-                    result[i++] = (float)(z1 * std);
+                    result[i++] = mean + (float)(z1 * std);
                 }
             }
 

@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using VitAttention.Analysis;
+using VitAttention.Rendering;
+using VitAttention.Rollout;
+
+namespace VitAttention.Cli;
+
+internal static partial class CliApp
+{
+    private static int Explain(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var a = Parse("explain", args,
+            ["out", "layers", "top", "roi", "colormap", "alpha", "head-fusion", "discard", "top-classes", "batch"], []);
+        if (a.Positionals.Count == 0)
+        {
+            throw new UsageException("'explain' needs at least one image path.");
+        }
+
+        string outDir = a.Require("out");
+        foreach (string image in a.Positionals)
+        {
+            RequireFile(image, "image");
+        }
+
+        float[]? roi = a.FloatList("roi", 4);
+        if (roi is not null && (roi[2] <= 0 || roi[3] <= 0))
+        {
+            throw new UsageException($"'explain': --roi x,y,w,h needs a positive width and height, got '{a.Get("roi")}'.");
+        }
+
+        var overlay = OverlayOptions.Default with
+        {
+            Colormap = a.Enum("colormap", Colormap.Jet),
+            Alpha = a.Float("alpha", 0.6f, 0f, 1f),
+        };
+        var options = new ExplainOptions
+        {
+            TopK = a.Int("top-classes", 5, 1, 100_000),
+            FocusedTop = a.Int("top", 3, 1, 1024),
+            Rollout = RolloutOptions.Default with
+            {
+                Fusion = a.Enum("head-fusion", HeadFusion.Mean),
+                DiscardRatio = a.Float("discard", 0f, 0f, 0.99f),
+            },
+            RegionOfInterest = roi is null
+                ? null
+                : RegionOfInterest.FromRectangle((int)MathF.Round(roi[0]), (int)MathF.Round(roi[1]), (int)MathF.Round(roi[2]), (int)MathF.Round(roi[3])),
+            Figure = FigureOptions.Default with { Overlay = overlay },
+        };
+
+        var explainerOptions = ExplainerOptionsFrom(a, stderr) with { MaxBatchSize = a.Int("batch", 8, 1, 256) };
+        using var explainer = VitExplainer.Load(a.Get("model") ?? AttentionRollout.DefaultModel, explainerOptions, ct);
+        int[]? layers = a.IntList("layers", 1, explainer.Config.NumLayers);
+        if (layers is not null)
+        {
+            options = options with { Layers = layers };
+        }
+
+        options.Validate(explainer.Config.NumLayers);
+        var stems = UniqueStems(a.Positionals);
+        var bar = new CountProgress(stderr, a.Positionals.Count, Console.IsErrorRedirected || stderr != Console.Error);
+        var explanations = explainer.ExplainMany(a.Positionals, options, bar, ct);
+        var written = new List<(Explanation Explanation, FigurePaths Paths)>();
+        try
+        {
+            for (int i = 0; i < explanations.Count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                written.Add((explanations[i], explanations[i].SaveFigures(outDir, stems[i])));
+            }
+
+            if (a.Has("json"))
+            {
+                stdout.WriteLine(SummaryJson(outDir, written));
+            }
+            else
+            {
+                foreach (var (e, paths) in written)
+                {
+                    var top = e.Predictions.Count > 0 ? e.Predictions[0] : null;
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{e.Source}: {(top is null ? "no classifier" : $"{top.Label} {top.Probability:0.0000}")}; most focused layers {string.Join(", ", e.FocusedLayers)}"));
+                    stdout.WriteLine($"  {paths.ClsOverlay}\n  {paths.Layers}\n  {paths.FocusedLayers}\n  {paths.Rollout}\n  {paths.Json}");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var e in explanations)
+            {
+                e.Dispose();
+            }
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>File stems for the images, made unique when two images share a file name.</summary>
+    internal static string[] UniqueStems(IReadOnlyList<string> images)
+    {
+        var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var stems = new string[images.Count];
+        for (int i = 0; i < images.Count; i++)
+        {
+            string stem = Path.GetFileNameWithoutExtension(images[i]);
+            if (stem.Length == 0 || stem.StartsWith('.'))
+            {
+                stem = "image";
+            }
+
+            string candidate = stem;
+            for (int n = 2; !used.Add(candidate); n++)
+            {
+                candidate = string.Create(CultureInfo.InvariantCulture, $"{stem}-{n}");
+            }
+
+            stems[i] = candidate;
+        }
+
+        return stems;
+    }
+
+    private static string SummaryJson(string outDir, List<(Explanation Explanation, FigurePaths Paths)> written)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("out", outDir);
+            w.WriteStartArray("images");
+            foreach (var (e, paths) in written)
+            {
+                w.WriteStartObject();
+                w.WriteString("image", e.Source);
+                w.WriteStartObject("files");
+                w.WriteString("cls", paths.ClsOverlay);
+                w.WriteString("layers", paths.Layers);
+                w.WriteString("focused", paths.FocusedLayers);
+                w.WriteString("rollout", paths.Rollout);
+                w.WriteString("json", paths.Json);
+                w.WriteEndObject();
+                Explanation.WritePredictions(w, e.Predictions);
+                w.WriteStartArray("focusedLayers");
+                foreach (int l in e.FocusedLayers)
+                {
+                    w.WriteNumberValue(l);
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            if (written.Count > 0)
+            {
+                Explanation.WriteModel(w, written[0].Explanation.Config);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Images-done progress on stderr: a bar redrawn in place on a terminal, a line per batch otherwise.</summary>
+    private sealed class CountProgress(TextWriter writer, int total, bool plain) : IProgress<int>
+    {
+        public void Report(int value)
+        {
+            const int Cells = 24;
+            int filled = total == 0 ? Cells : value * Cells / total;
+            string line = string.Create(CultureInfo.InvariantCulture, $"explaining [{new string('#', filled)}{new string('.', Cells - filled)}] {value}/{total} images");
+            if (plain)
+            {
+                writer.WriteLine(line);
+            }
+            else
+            {
+                writer.Write("\r" + line + (value >= total ? "\n" : string.Empty));
+            }
+        }
+    }
+}

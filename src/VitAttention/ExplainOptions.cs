@@ -1,0 +1,106 @@
+using VitAttention.Analysis;
+using VitAttention.Inference;
+using VitAttention.Rendering;
+using VitAttention.Rollout;
+
+namespace VitAttention;
+
+/// <summary>How an explainer is built: the execution device, threads, image limits and batching.</summary>
+public sealed record ExplainerOptions
+{
+    /// <summary>CPU with ONNX Runtime's default threads, default image limits, batches of 8.</summary>
+    public static ExplainerOptions Default { get; } = new();
+
+    /// <summary>Device (CPU or CUDA), CPU fallback, intra-op threads.</summary>
+    public VitSessionOptions Session { get; init; } = VitSessionOptions.Default;
+
+    /// <summary>Limits on the photos accepted (encoded bytes, decoded pixels).</summary>
+    public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
+
+    /// <summary>Hub settings, download progress and warnings used when the model is resolved.</summary>
+    public ModelLoadOptions Loading { get; init; } = ModelLoadOptions.Default;
+
+    /// <summary>Images per forward pass when several are explained at once (1 to 256, default 8).</summary>
+    public int MaxBatchSize { get; init; } = 8;
+
+    /// <summary>Throws when an option is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxBatchSize, 256, nameof(MaxBatchSize));
+        ImageLimits.Validate();
+    }
+}
+
+/// <summary>What an explanation computes and how its figures look. Immutable; change with <c>with</c>.</summary>
+public sealed record ExplainOptions
+{
+    /// <summary>Top 5 classes, mean-fusion rollout, focus by concentration, top 3 layers, jet at α = 0.6.</summary>
+    public static ExplainOptions Default { get; } = new();
+
+    /// <summary>How many classes <see cref="Explanation.Predictions"/> lists (1 or more; default 5).</summary>
+    public int TopK { get; init; } = 5;
+
+    /// <summary>
+    /// Rollout settings: head fusion, residual weight, discard ratio, start and end layer, query token. The prefix
+    /// token count is always taken from the model, whatever this says.
+    /// </summary>
+    public RolloutOptions Rollout { get; init; } = RolloutOptions.Default;
+
+    /// <summary>
+    /// One-based layers for the side-by-side figure; null picks the first, the middle and the last
+    /// (1, 6 and 12 for a 12-layer model).
+    /// </summary>
+    public IReadOnlyList<int>? Layers { get; init; }
+
+    /// <summary>How many of the most focused layers the focused-layers figure shows (default 3).</summary>
+    public int FocusedTop { get; init; } = LayerFocus.DefaultTopK;
+
+    /// <summary>
+    /// The region the study cares about (a rectangle or mask in photo pixels). With one, a layer's focus is the share of
+    /// its CLS attention inside the region; without one, its concentration (1 − normalised entropy).
+    /// </summary>
+    public RegionOfInterest? RegionOfInterest { get; init; }
+
+    /// <summary>
+    /// How the figures look: colormap, opacity, upsampling, clipping and colour bar (<see cref="FigureOptions.Overlay"/>),
+    /// panel sizes, fonts and titles.
+    /// </summary>
+    public FigureOptions Figure { get; init; } = FigureOptions.Default;
+
+    /// <summary>Throws when an option is out of range for a model with <paramref name="layers"/> layers.</summary>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    public void Validate(int layers)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(TopK, 1, nameof(TopK));
+        ArgumentOutOfRangeException.ThrowIfLessThan(FocusedTop, 1, nameof(FocusedTop));
+        ArgumentNullException.ThrowIfNull(Rollout);
+        ArgumentNullException.ThrowIfNull(Figure);
+        Figure.Validate();
+        if (Layers is not null)
+        {
+            if (Layers.Count == 0)
+            {
+                throw new ArgumentException("Layers is empty; give at least one one-based layer number, or null for the default.", nameof(Layers));
+            }
+
+            foreach (int layer in Layers)
+            {
+                if (layer < 1 || layer > layers)
+                {
+                    throw new ArgumentException($"Layer {layer} does not exist: this model's layers are numbered 1 to {layers}.", nameof(Layers));
+                }
+            }
+        }
+    }
+
+    /// <summary>The one-based layers for the side-by-side figure of a model with <paramref name="layers"/> layers.</summary>
+    public IReadOnlyList<int> LayersFor(int layers) =>
+        Layers ?? (layers switch
+        {
+            1 => [1],
+            2 => [1, 2],
+            _ => [1, (layers + 1) / 2, layers],
+        });
+}

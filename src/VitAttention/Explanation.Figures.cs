@@ -1,0 +1,149 @@
+using SkiaSharp;
+using VitAttention.Rendering;
+using VitAttention.Rollout;
+
+namespace VitAttention;
+
+/// <summary>The four figures of an explainability study.</summary>
+public enum FigureKind
+{
+    /// <summary>The final layer's CLS attention over the photo.</summary>
+    ClsOverlay,
+
+    /// <summary>Chosen layers side by side (default first, middle, last).</summary>
+    Layers,
+
+    /// <summary>The most focused layers with their scores.</summary>
+    FocusedLayers,
+
+    /// <summary>The attention rollout over the photo.</summary>
+    Rollout,
+}
+
+/// <summary>Where <see cref="Explanation.SaveFigures"/> wrote each file.</summary>
+/// <param name="ClsOverlay"><c>&lt;stem&gt;.cls.png</c>.</param>
+/// <param name="Layers"><c>&lt;stem&gt;.layers.png</c>.</param>
+/// <param name="FocusedLayers"><c>&lt;stem&gt;.focused.png</c>.</param>
+/// <param name="Rollout"><c>&lt;stem&gt;.rollout.png</c>.</param>
+/// <param name="Json"><c>&lt;stem&gt;.json</c>.</param>
+public sealed record FigurePaths(string ClsOverlay, string Layers, string FocusedLayers, string Rollout, string Json);
+
+public sealed partial class Explanation
+{
+    /// <summary>Draws the final layer's CLS attention over the photo ("Class Token Attention Overlay").</summary>
+    public SKImage DrawClsOverlay() => Figures.ClsOverlay(Photo, SeenRegion, Layers[^1].ClsMap, Options.Figure, Caption);
+
+    /// <summary>Draws one-based layers side by side; null uses <see cref="ExplainOptions.Layers"/> (default 1, middle, last).</summary>
+    /// <exception cref="ArgumentException">A layer number does not exist.</exception>
+    public SKImage DrawLayers(IReadOnlyList<int>? layers = null)
+    {
+        layers ??= Options.LayersFor(Layers.Count);
+        foreach (int layer in layers)
+        {
+            if (layer < 1 || layer > Layers.Count)
+            {
+                throw new ArgumentException($"Layer {layer} does not exist: this model's layers are numbered 1 to {Layers.Count}.", nameof(layers));
+            }
+        }
+
+        return Figures.Layers(Photo, SeenRegion, Maps, layers, Options.Figure);
+    }
+
+    /// <summary>Draws every layer's CLS attention in a grid.</summary>
+    public SKImage DrawLayerGrid() => Figures.LayerGrid(Photo, SeenRegion, Maps, Options.Figure);
+
+    /// <summary>Draws each head of one one-based layer in a grid.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The layer does not exist.</exception>
+    public SKImage DrawHeadGrid(int layer)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(layer, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(layer, Layers.Count);
+        var engine = new RolloutEngine();
+        var heads = new AttentionMap[Config.NumHeads];
+        for (int h = 0; h < heads.Length; h++)
+        {
+            heads[h] = engine.LayerMap(Attentions, layer - 1, Item, Config.GridHeight, Config.GridWidth, Options.Rollout.QueryToken, h, Config.PrefixTokens);
+        }
+
+        return Figures.HeadGrid(Photo, SeenRegion, heads, layer, Options.Figure);
+    }
+
+    /// <summary>Draws the most focused layers with their focus scores.</summary>
+    public SKImage DrawFocusedLayers() => Figures.FocusedLayers(Photo, SeenRegion, Maps, Focus, Options.Figure);
+
+    /// <summary>Draws the attention rollout over the photo.</summary>
+    public SKImage DrawRollout() => Figures.RolloutOverlay(Photo, SeenRegion, Rollout, Options.Figure, Caption);
+
+    /// <summary>Draws one of the four figures.</summary>
+    public SKImage Draw(FigureKind kind) => kind switch
+    {
+        FigureKind.ClsOverlay => DrawClsOverlay(),
+        FigureKind.Layers => DrawLayers(),
+        FigureKind.FocusedLayers => DrawFocusedLayers(),
+        FigureKind.Rollout => DrawRollout(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown figure"),
+    };
+
+    /// <summary>
+    /// Draws the same figure for two photos side by side (the study compares an outdoor and an indoor scene), each
+    /// captioned with its file name and top class.
+    /// </summary>
+    public static SKImage Compare(Explanation left, Explanation right, FigureKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(left);
+        ArgumentNullException.ThrowIfNull(right);
+        using var a = left.Draw(kind);
+        using var b = right.Draw(kind);
+        return Figures.SideBySide(a, left.ShortCaption, b, right.ShortCaption, left.Options.Figure);
+    }
+
+    /// <summary>
+    /// Writes the four figures and the JSON to <paramref name="folder"/> as <c>&lt;stem&gt;.cls.png</c>,
+    /// <c>.layers.png</c>, <c>.focused.png</c>, <c>.rollout.png</c> and <c>.json</c>, each atomically (a reader never
+    /// sees a half-written file). The stem defaults to the image's file name without extension.
+    /// </summary>
+    /// <exception cref="IOException">A file cannot be written; the message names it.</exception>
+    public FigurePaths SaveFigures(string folder, string? stem = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        stem ??= DefaultStem;
+        Directory.CreateDirectory(folder);
+        string P(string suffix) => Path.Combine(folder, stem + suffix);
+        var paths = new FigurePaths(P(".cls.png"), P(".layers.png"), P(".focused.png"), P(".rollout.png"), P(".json"));
+        foreach (var (kind, path) in new[]
+        {
+            (FigureKind.ClsOverlay, paths.ClsOverlay), (FigureKind.Layers, paths.Layers),
+            (FigureKind.FocusedLayers, paths.FocusedLayers), (FigureKind.Rollout, paths.Rollout),
+        })
+        {
+            using var image = Draw(kind);
+            Figures.Save(image, path);
+        }
+
+        using (var json = new MemoryStream())
+        {
+            WriteJson(json, indented: true);
+            Figures.SaveBytes(json.ToArray(), paths.Json);
+        }
+
+        return paths;
+    }
+
+    /// <summary>The image's file name without extension (or "image" when it has none).</summary>
+    public string DefaultStem
+    {
+        get
+        {
+            string stem = Path.GetFileNameWithoutExtension(Source);
+            return stem.Length > 0 && stem.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && !stem.StartsWith('.') ? stem : "image";
+        }
+    }
+
+    private AttentionMap[] Maps => Layers.Select(l => l.ClsMap).ToArray();
+
+    private string ShortCaption => Path.GetFileName(Source) + (Predictions.Count > 0 ? $" — {Predictions[0].Label}" : string.Empty);
+
+    private string Caption => ShortCaption + (Predictions.Count > 0
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" ({Predictions[0].Probability:P1})")
+        : string.Empty);
+}

@@ -1,0 +1,114 @@
+using VitAttention.Inference;
+
+namespace VitAttention.Rollout;
+
+/// <summary>
+/// Settings of an attention rollout. Immutable; change one with <c>with</c>:
+/// <c>RolloutOptions.Default with { Fusion = HeadFusion.Max, DiscardRatio = 0.9f }</c>.
+/// The defaults reproduce Abnar &amp; Zuidema (2020): mean over heads, Ã = rownorm(0.5·A + 0.5·I), every layer,
+/// the CLS token's row.
+/// </summary>
+public sealed record RolloutOptions
+{
+    /// <summary>The defaults: mean fusion, α = 0.5, no discard, all layers, query token 0, one prefix token, checked inputs, one thread.</summary>
+    public static RolloutOptions Default { get; } = new();
+
+    /// <summary>How each layer's heads are combined. Default <see cref="HeadFusion.Mean"/>.</summary>
+    public HeadFusion Fusion { get; init; } = HeadFusion.Mean;
+
+    /// <summary>
+    /// α in Ã = rownorm(α·fuse(A) + (1 − α)·I): the weight of the attention; the identity (the residual connection)
+    /// gets 1 − α. In [0, 1]; default 0.5. With α = 1 a row whose fused total is 0 (min fusion, discard) is replaced
+    /// by the identity row instead of dividing by zero.
+    /// </summary>
+    public float ResidualAlpha { get; init; } = 0.5f;
+
+    /// <summary>
+    /// Fraction of each fused matrix's patch-to-patch entries set to zero before the residual is added, lowest
+    /// first. In [0, 1); default 0 (nothing discarded). Exactly ⌊ratio · (tokens − prefix)²⌋ entries of the block
+    /// with row ≥ <see cref="PrefixTokens"/> and column ≥ <see cref="PrefixTokens"/> are zeroed (ties broken in
+    /// row-major order); the prefix tokens' rows and columns, diagonal included, are never discarded. (vit-explain
+    /// spares only the single entry [0, 0] and counts the whole matrix.)
+    /// </summary>
+    public float DiscardRatio { get; init; }
+
+    /// <summary>First layer of the product, zero-based (the rightmost factor). Default 0.</summary>
+    public int StartLayer { get; init; }
+
+    /// <summary>Last layer of the product, zero-based and inclusive (the leftmost factor); null means the last layer.</summary>
+    public int? EndLayer { get; init; }
+
+    /// <summary>The token whose row <see cref="RolloutEngine.RolloutRow"/> returns. Default 0 (CLS).</summary>
+    public int QueryToken { get; init; }
+
+    /// <summary>
+    /// Leading tokens that are not patches (CLS; DeiT's distillation token; registers). Default 1. They are spared by
+    /// <see cref="DiscardRatio"/> and dropped from maps.
+    /// </summary>
+    public int PrefixTokens { get; init; } = 1;
+
+    /// <summary>
+    /// True when the caller vouches that the tensors come straight from a softmax: the check that every row sums to
+    /// 1 (within <see cref="RolloutEngine.RowSumTolerance"/>) is skipped. NaN, infinity and negative values are
+    /// still rejected. Default false.
+    /// </summary>
+    public bool InputsAreSoftmax { get; init; }
+
+    /// <summary>
+    /// Threads a call may use. 1 (default) runs on the calling thread only. 2 or more lets
+    /// <see cref="RolloutEngine.RolloutMatrix"/> build the two halves of the layer product on two threads (a
+    /// thread-pool work item, no allocation); other methods stay on the calling thread.
+    /// </summary>
+    public int MaxDegreeOfParallelism { get; init; } = 1;
+
+    /// <summary>The last layer actually used for a stack of <paramref name="layers"/> layers.</summary>
+    public int ResolveEndLayer(int layers) => EndLayer ?? (layers - 1);
+
+    /// <summary>Throws when a setting does not fit the shape.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range; the message names it and its valid range.</exception>
+    public void Validate(AttentionShape shape)
+    {
+        if (!(ResidualAlpha >= 0f && ResidualAlpha <= 1f))
+        {
+            throw new ArgumentException($"RolloutOptions.ResidualAlpha must be in [0, 1], got {ResidualAlpha}.", nameof(ResidualAlpha));
+        }
+
+        if (!(DiscardRatio >= 0f && DiscardRatio < 1f))
+        {
+            throw new ArgumentException($"RolloutOptions.DiscardRatio must be in [0, 1), got {DiscardRatio}.", nameof(DiscardRatio));
+        }
+
+        if (StartLayer < 0 || StartLayer >= shape.Layers)
+        {
+            throw new ArgumentException(
+                $"RolloutOptions.StartLayer must be in [0, {shape.Layers - 1}] for a {shape.Layers}-layer stack (zero-based), got {StartLayer}.",
+                nameof(StartLayer));
+        }
+
+        int end = ResolveEndLayer(shape.Layers);
+        if (end < StartLayer || end >= shape.Layers)
+        {
+            throw new ArgumentException(
+                $"RolloutOptions.EndLayer must be in [StartLayer {StartLayer}, {shape.Layers - 1}] (zero-based, inclusive), got {end}.",
+                nameof(EndLayer));
+        }
+
+        if (QueryToken < 0 || QueryToken >= shape.Tokens)
+        {
+            throw new ArgumentException(
+                $"RolloutOptions.QueryToken must be in [0, {shape.Tokens - 1}] for {shape.Tokens} tokens, got {QueryToken}.", nameof(QueryToken));
+        }
+
+        if (PrefixTokens < 0 || PrefixTokens >= shape.Tokens)
+        {
+            throw new ArgumentException(
+                $"RolloutOptions.PrefixTokens must be in [0, {shape.Tokens - 1}] for {shape.Tokens} tokens, got {PrefixTokens}.", nameof(PrefixTokens));
+        }
+
+        if (MaxDegreeOfParallelism < 1)
+        {
+            throw new ArgumentException(
+                $"RolloutOptions.MaxDegreeOfParallelism must be at least 1, got {MaxDegreeOfParallelism}.", nameof(MaxDegreeOfParallelism));
+        }
+    }
+}
