@@ -279,45 +279,13 @@ public static class Figures
     /// <summary>Writes bytes to <paramref name="path"/> atomically (temporary file in the same folder, then rename).</summary>
     internal static void SaveBytes(byte[] bytes, string path)
     {
-        string full = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no folder.", nameof(path));
-        Directory.CreateDirectory(folder);
-        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
+            AtomicFile.Write(path, bytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
-            throw new IOException($"Could not write the figure to '{full}': {ex.Message}", ex);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-            // Best effort: the temporary file is hidden and named uniquely.
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // Likewise.
+            throw new IOException($"Could not write the figure to '{Path.GetFullPath(path)}': {ex.Message}", ex);
         }
     }
 
