@@ -60,6 +60,7 @@ internal static partial class CliApp
 
         options.Validate(explainer.Config.NumLayers);
         var stems = UniqueStems(a.Positionals);
+        RefuseOverwritingInputs(a.Positionals, outDir, stems);
         var bar = new CountProgress(stderr, a.Positionals.Count, Console.IsErrorRedirected || stderr != Console.Error);
         var explanations = explainer.ExplainMany(a.Positionals, options, bar, ct);
         var written = new List<(Explanation Explanation, FigurePaths Paths)>();
@@ -113,6 +114,26 @@ internal static partial class CliApp
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Every file explain may write, so none of them can be one of the inputs.</summary>
+    internal static void RefuseOverwritingInputs(IReadOnlyList<string> images, string outDir, string[] stems)
+    {
+        var inputs = images.ToDictionary(i => Path.GetFullPath(i), i => i, StringComparer.Ordinal);
+        var outputs = stems.SelectMany(s => new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png", ".json" }.Select(x => s + x)).ToList();
+        if (stems.Length == 2)
+        {
+            outputs.AddRange(new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png" }.Select(x => $"{stems[0]}_vs_{stems[1]}{x}"));
+        }
+
+        foreach (string output in outputs)
+        {
+            string full = Path.GetFullPath(Path.Combine(outDir, output));
+            if (inputs.TryGetValue(full, out string? input))
+            {
+                throw new UsageException($"'explain' would write {output} over the input image '{input}'; choose another --out folder.");
+            }
+        }
     }
 
     /// <summary>File stems for the images, made unique when two images share a file name.</summary>

@@ -56,6 +56,9 @@ public static class AttentionExposer
     };
 
     private const int ProbeSeed = 20260;
+
+    /// <summary>Most input values the probe run may allocate (64 M floats, 256 MB): far above any ViT's image.</summary>
+    private const long MaxProbeValues = 1L << 26;
     private const int MaxPassThrough = 6;
     private const int MaxReasons = 6;
     private const string WindowedReason = "windowed attention (Swin-like models) is not supported";
@@ -642,6 +645,16 @@ public static class AttentionExposer
     private static Dictionary<string, ProbedTensor> Probe(
         OnnxModelBytes model, ImageInput input, List<Candidate> candidates, List<ValueInfoProto> originalOutputs, string source)
     {
+        // The probe input is sized by dimensions the graph declares: check them in 64-bit before allocating.
+        long probeValues = (long)input.ProbeBatch * input.Channels * input.Height * input.Width;
+        if (input.ProbeBatch <= 0 || input.Channels <= 0 || input.Height <= 0 || input.Width <= 0 || probeValues > MaxProbeValues)
+        {
+            throw new ModelFormatException(
+                $"{source}: the graph declares an input of {input.ProbeBatch}×{input.Channels}×{input.Height}×{input.Width} values, " +
+                $"outside what a ViT image input can be (1 to {MaxProbeValues} values); check the export's input shape, or pass " +
+                "ExposeOptions.ImageHeight/ImageWidth for a graph with a symbolic size.");
+        }
+
         GraphProto graph = model.Graph;
         var names = new List<string>(originalOutputs.Select(o => o.Name));
         var seen = new HashSet<string>(names, StringComparer.Ordinal);
@@ -688,7 +701,7 @@ public static class AttentionExposer
         using (session)
         {
             long[] shape = [input.ProbeBatch, input.Channels, input.Height, input.Width]; // [batch, channels, height, width]
-            var pixels = new float[input.ProbeBatch * input.Channels * input.Height * input.Width];
+            var pixels = new float[probeValues];
             var random = new Random(ProbeSeed);
             for (int i = 0; i < pixels.Length; i++)
             {
