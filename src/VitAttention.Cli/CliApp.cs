@@ -82,7 +82,7 @@ internal static partial class CliApp
         catch (Exception e)
         {
             (int code, string message) = Describe(e);
-            stderr.WriteLine($"vit-attention: {message}");
+            stderr.WriteLine($"vit-attention: {OneLine(message)}"); // one line, whatever the message quotes
             if (verbose)
             {
                 stderr.WriteLine(e.ToString());
@@ -114,7 +114,7 @@ internal static partial class CliApp
         _ => (ExitCodes.Internal, $"internal error ({e.GetType().Name}): {OneLine(e.Message)}"),
     };
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+    private static string OneLine(string text) => string.Join(' ', text.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     private static CliArguments Parse(string command, string[] args, IEnumerable<string> valued, IEnumerable<string> switches) =>
         CliArguments.Parse(command, args, valued.Concat(CommonValued).ToHashSet(), switches.Concat(CommonSwitches).ToHashSet());
