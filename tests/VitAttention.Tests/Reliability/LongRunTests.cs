@@ -15,6 +15,9 @@ public sealed class LongRunTests
     /// <summary>Environment variable: calls of the explicit long run (default 1000).</summary>
     public const string CallsVariable = "VITATTENTION_LONGRUN_CALLS";
 
+    /// <summary>Environment variable: threads of the explicit long run (default 4).</summary>
+    public const string ThreadsVariable = "VITATTENTION_LONGRUN_THREADS";
+
     /// <summary>Environment variable: a file the long run's table is appended to.</summary>
     public const string ReportVariable = "VITATTENTION_MEMORY_REPORT";
 
@@ -150,7 +153,7 @@ public sealed class LongRunTests
     }
 
     /// <summary>
-    /// The long run of docs/reliability.md: 1000 explain calls (in rounds of 100, 4 threads at a time) on one shared
+    /// The long run of docs/reliability.md: 1000 explain calls (in rounds of 100, 4 threads at a time unless VITATTENTION_LONGRUN_THREADS says otherwise) on one shared
     /// explainer, sampling the managed heap after a full collection and the resident set size after every round.
     /// </summary>
     [Test]
@@ -158,6 +161,7 @@ public sealed class LongRunTests
     public void LongRun_1000Explains_ManagedAndResidentMemoryFlat()
     {
         int calls = int.TryParse(Environment.GetEnvironmentVariable(CallsVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 1000;
+        int threads = int.TryParse(Environment.GetEnvironmentVariable(ThreadsVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t > 0 ? t : 4;
         string[] photos = AllPhotos;
         for (int i = 0; i < 20; i++)
         {
@@ -179,7 +183,7 @@ public sealed class LongRunTests
         for (int start = 0; start < calls; start += round)
         {
             int count = Math.Min(round, calls - start);
-            Parallel.For(start, start + count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            Parallel.For(start, start + count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
             {
                 using var e = _explainer.Explain(photos[i % photos.Length]);
             });
@@ -187,7 +191,8 @@ public sealed class LongRunTests
         }
 
         string text = $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPU(s), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
-            $"{System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}, {calls} explain calls after 20 warm-up calls{Environment.NewLine}{table}";
+            $"{System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}, {calls} explain calls on {threads} thread(s) after 20 warm-up calls, " +
+            $"MALLOC_ARENA_MAX={Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") ?? "unset"}{Environment.NewLine}{table}";
         TestContext.Out.WriteLine(text);
         if (Environment.GetEnvironmentVariable(ReportVariable) is { Length: > 0 } report)
         {
