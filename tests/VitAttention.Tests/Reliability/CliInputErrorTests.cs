@@ -53,6 +53,8 @@ public sealed class CliInputErrorTests
         yield return new TestCaseData("model-random-onnx", Model).SetName("Classify_RandomBytesOnnx_Exit3OneLine");
         yield return new TestCaseData("model-onnx-not-vit", Model).SetName("Classify_ValidOnnxNotAViT_Exit3OneLine");
         yield return new TestCaseData("hub-offline-cold-cache", Hub).SetName("Classify_HubIdOfflineColdCache_Exit5OneLine");
+        yield return new TestCaseData("model-bad-mean-pretty-json", Model).SetName("Classify_PrettyPrintedBadImageMean_Exit3OneLine")
+            .Ignore("Known bug, reported: VitConfigLoader quotes the raw JSON value (newlines included) and CliApp.Describe prints ModelFormatException messages unflattened, so stderr spans 5 lines.");
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -186,6 +188,17 @@ public sealed class CliInputErrorTests
                 string path = Path.Combine(_dir, "relu.onnx");
                 System.IO.File.WriteAllBytes(path, ReluModel().ToByteArray());
                 return (Cat, path, "relu.onnx");
+            }
+
+            case "model-bad-mean-pretty-json":
+            {
+                // The message quotes the offending JSON value; pretty-printed JSON spans lines.
+                string folder = CopyHf("bad-mean");
+                string preprocessor = Path.Combine(folder, "preprocessor_config.json");
+                var json = JsonNode.Parse(System.IO.File.ReadAllText(preprocessor))!;
+                json["image_mean"] = new JsonArray(0.5, true, 0.5);
+                System.IO.File.WriteAllText(preprocessor, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                return (Cat, folder, "preprocessor_config.json");
             }
 
             case "hub-offline-cold-cache":

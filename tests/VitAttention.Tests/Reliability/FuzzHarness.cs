@@ -134,6 +134,10 @@ internal sealed class FuzzHarness
                 {
                     cls += " (message does not name the input)";
                 }
+                else if (vit.Message.Contains('\n', StringComparison.Ordinal))
+                {
+                    cls += " (multi-line message)"; // allowed, but the CLI promises one line: counted to be reported
+                }
 
                 break;
             case OperationCanceledException:

@@ -112,6 +112,10 @@ public sealed class FuzzTests
                         Directory.Delete(folder, true);
                     }
                 }
+                else if (input.Steps[0].EndsWith("sizes from graph", StringComparison.Ordinal))
+                {
+                    AttentionExposer.Expose(input.Bytes, name + ".onnx");
+                }
                 else
                 {
                     AttentionExposer.Expose(input.Bytes, name + ".onnx", new ExposeOptions { ImageHeight = 32, ImageWidth = 32 });
@@ -174,8 +178,8 @@ public sealed class FuzzTests
     {
         var rng = new Random(seed);
         int which = rng.Next(seeds.Length);
-        bool viaFile = rng.Next(4) == 0;
-        var steps = new List<string> { $"from onnx {which}{(viaFile ? " via file" : "")}" };
+        int mode = rng.Next(4);
+        var steps = new List<string> { $"from onnx {which}{mode switch { 0 => " via file", 1 => " sizes from graph", _ => "" }}" };
         byte[] bytes;
         if (rng.Next(100) < 70)
         {
