@@ -60,6 +60,7 @@ internal static partial class CliApp
 
         options.Validate(explainer.Config.NumLayers);
         var stems = UniqueStems(a.Positionals);
+        RefuseOverwritingInputs(a.Positionals, outDir, stems);
         var bar = new CountProgress(stderr, a.Positionals.Count, Console.IsErrorRedirected || stderr != Console.Error);
         var explanations = explainer.ExplainMany(a.Positionals, options, bar, ct);
         var written = new List<(Explanation Explanation, FigurePaths Paths)>();
@@ -71,9 +72,22 @@ internal static partial class CliApp
                 written.Add((explanations[i], explanations[i].SaveFigures(outDir, stems[i])));
             }
 
+            // Two photos: the study compares them, so each figure also comes side by side.
+            var comparisons = new List<string>();
+            if (explanations.Count == 2)
+            {
+                foreach (var (kind, suffix) in new[] { (FigureKind.ClsOverlay, ".cls.png"), (FigureKind.Layers, ".layers.png"), (FigureKind.FocusedLayers, ".focused.png"), (FigureKind.Rollout, ".rollout.png") })
+                {
+                    string path = Path.Combine(outDir, $"{stems[0]}_vs_{stems[1]}{suffix}");
+                    using var image = Explanation.Compare(explanations[0], explanations[1], kind);
+                    Figures.Save(image, path);
+                    comparisons.Add(path);
+                }
+            }
+
             if (a.Has("json"))
             {
-                stdout.WriteLine(SummaryJson(outDir, written));
+                stdout.WriteLine(SummaryJson(outDir, written, comparisons));
             }
             else
             {
@@ -83,6 +97,11 @@ internal static partial class CliApp
                     stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{e.Source}: {(top is null ? "no classifier" : $"{top.Label} {top.Probability:0.0000}")}; most focused layers {string.Join(", ", e.FocusedLayers)}"));
                     stdout.WriteLine($"  {paths.ClsOverlay}\n  {paths.Layers}\n  {paths.FocusedLayers}\n  {paths.Rollout}\n  {paths.Json}");
+                }
+
+                if (comparisons.Count > 0)
+                {
+                    stdout.WriteLine("side by side:\n  " + string.Join("\n  ", comparisons));
                 }
             }
         }
@@ -95,6 +114,26 @@ internal static partial class CliApp
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Every file explain may write, so none of them can be one of the inputs.</summary>
+    internal static void RefuseOverwritingInputs(IReadOnlyList<string> images, string outDir, string[] stems)
+    {
+        var inputs = images.ToDictionary(i => Path.GetFullPath(i), i => i, StringComparer.Ordinal);
+        var outputs = stems.SelectMany(s => new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png", ".json" }.Select(x => s + x)).ToList();
+        if (stems.Length == 2)
+        {
+            outputs.AddRange(new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png" }.Select(x => $"{stems[0]}_vs_{stems[1]}{x}"));
+        }
+
+        foreach (string output in outputs)
+        {
+            string full = Path.GetFullPath(Path.Combine(outDir, output));
+            if (inputs.TryGetValue(full, out string? input))
+            {
+                throw new UsageException($"'explain' would write {output} over the input image '{input}'; choose another --out folder.");
+            }
+        }
     }
 
     /// <summary>File stems for the images, made unique when two images share a file name.</summary>
@@ -122,7 +161,7 @@ internal static partial class CliApp
         return stems;
     }
 
-    private static string SummaryJson(string outDir, List<(Explanation Explanation, FigurePaths Paths)> written)
+    private static string SummaryJson(string outDir, List<(Explanation Explanation, FigurePaths Paths)> written, List<string> comparisons)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
@@ -150,6 +189,13 @@ internal static partial class CliApp
 
                 w.WriteEndArray();
                 w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("comparisons");
+            foreach (string path in comparisons)
+            {
+                w.WriteStringValue(path);
             }
 
             w.WriteEndArray();

@@ -29,9 +29,6 @@ public static class ModelLoader
     /// <summary>The model used when none is named: Google's ViT-B/16 fine-tuned on ImageNet-1k at 224 px.</summary>
     public const string DefaultModel = "google/vit-base-patch16-224";
 
-    private static readonly string[] HubRequired = [VitConfigLoader.ConfigFile, "model.safetensors"];
-    private static readonly string[] HubOptional = [VitConfigLoader.PreprocessorFile];
-
     /// <summary>Resolves and prepares a model; see <see cref="LoadAsync"/>.</summary>
     /// <exception cref="ModelFormatException">The model is malformed or is neither a file, a folder nor a hub id.</exception>
     /// <exception cref="ModelHubException">A hub model could not be downloaded or found in the cache.</exception>
@@ -61,10 +58,10 @@ public static class ModelLoader
             return LoadFolder(model, options);
         }
 
-        if (ModelId.TryParse(model, out var id))
+        if (ModelId.TryParseUnlessLocalPath(model, out var id))
         {
             using var hub = new HubClient(options.Hub ?? HubOptions.FromEnvironment());
-            string snapshot = await hub.ResolveSnapshotAsync(id, HubRequired, HubOptional, options.Progress, cancellationToken).ConfigureAwait(false);
+            string snapshot = await hub.ResolveVitSnapshotAsync(id, options.Progress, cancellationToken).ConfigureAwait(false);
             return VitOnnxBuilder.PrepareCached(snapshot);
         }
 

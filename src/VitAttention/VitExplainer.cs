@@ -51,13 +51,19 @@ public sealed class VitExplainer : IDisposable
     }
 
     /// <summary>The model's top <paramref name="topK"/> classes for a photo file, without computing any map.</summary>
+    /// <exception cref="ModelFormatException">The model has no classifier.</exception>
     /// <exception cref="InvalidImageException">The file is not a decodable image or exceeds the limits.</exception>
     public IReadOnlyList<Prediction> Classify(string imagePath, int topK = 5, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
+        if (Config.NumClasses == 0)
+        {
+            throw new ModelFormatException($"model '{Model.Source}' has no classifier (num_classes 0, e.g. a DINO backbone): it has attention maps but no classes; use Explain.");
+        }
+
         using var image = _preprocessor.Preprocess(imagePath);
         var output = _session.Run(image.Pixels, 1, cancellationToken);
-        return Predictions.TopK(output.LogitsOf(0), Config, Math.Min(topK, Math.Max(Config.NumClasses, 1)));
+        return Predictions.TopK(output.LogitsOf(0), Config, Math.Min(topK, Config.NumClasses));
     }
 
     /// <summary>Explains a photo file.</summary>
@@ -230,9 +236,10 @@ public sealed class VitExplainer : IDisposable
                 ? LayerFocus.Rank(maps, roi, photoSize, seen, Math.Min(options.FocusedTop, maps.Length))
                 : LayerFocus.Rank(maps, Math.Min(options.FocusedTop, maps.Length));
             var layers = maps.Select((m, l) => new LayerAttention(l + 1, m, focus.Scores[l])).ToArray();
-            var logits = output.LogitsOf(item);
-            var probabilities = Predictions.Softmax(logits);
-            var top = Predictions.TopK(logits, config, Math.Min(options.TopK, Math.Max(config.NumClasses, 1)));
+            // A model without a classifier (DINO) explains attention only: no probabilities, no predictions.
+            var logits = config.NumClasses > 0 ? output.LogitsOf(item) : [];
+            float[] probabilities = config.NumClasses > 0 ? Predictions.Softmax(logits) : [];
+            IReadOnlyList<Prediction> top = config.NumClasses > 0 ? Predictions.TopK(logits, config, Math.Min(options.TopK, config.NumClasses)) : [];
             return new Explanation(image.Source, config, options, top, probabilities, layers, rollout, row, focus, image.Photo, seen, stack, item);
         }
         finally

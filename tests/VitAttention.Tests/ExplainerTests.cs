@@ -296,6 +296,28 @@ public class ExplainerTests
         Assert.That(e.Predictions[0].Label, Is.EqualTo(fromOnnx.Config.Labels[e.Predictions[0].Index]));
     }
 
+    [Test]
+    public void Explain_ModelWithoutClassifier_GivesMapsButNoPredictions()
+    {
+        var config = new VitConfig
+        {
+            ImageHeight = 32, ImageWidth = 48, PatchSize = 8, HiddenSize = 24, NumLayers = 2, NumHeads = 3,
+            IntermediateSize = 48, NumClasses = 0,
+        };
+        var prepared = new PreparedModel(config, VitOnnxBuilder.Build(config, VitWeights.Random(config, seed: 5)), VitOnnxBuilder.InputName, "dino-like");
+        using var explainer = new VitExplainer(prepared);
+        using var e = explainer.Explain(FixturePaths.Image("coffee.png"));
+        Assert.That(e.Predictions, Is.Empty);
+        Assert.That(e.Probabilities.Length, Is.EqualTo(0));
+        Assert.That(e.Layers, Has.Count.EqualTo(2));
+        Assert.That((e.Rollout.Height, e.Rollout.Width), Is.EqualTo((4, 6)));
+        Assert.That(e.Rollout.Values.ToArray().Sum() + e.RolloutRow[0], Is.EqualTo(1f).Within(1e-4), "the CLS rollout row sums to 1");
+        using var doc = JsonDocument.Parse(e.ToJson());
+        Assert.That(doc.RootElement.GetProperty("predictions").GetArrayLength(), Is.EqualTo(0));
+        var ex = Assert.Throws<ModelFormatException>(() => explainer.Classify(FixturePaths.Image("coffee.png")));
+        Assert.That(ex!.Message, Does.Contain("dino-like").And.Contain("no classifier"));
+    }
+
     private sealed class SyncProgress(Action<int> report) : IProgress<int>
     {
         public void Report(int value) => report(value);

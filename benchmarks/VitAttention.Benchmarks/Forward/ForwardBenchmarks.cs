@@ -11,6 +11,7 @@ namespace VitAttention.Benchmarks.Forward;
 /// Outputs are pre-allocated OrtValues, so a run allocates nothing managed per image.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 10)]
 public class ForwardBenchmarks
 {

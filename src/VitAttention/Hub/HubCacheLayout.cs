@@ -71,18 +71,7 @@ internal sealed class HubCacheLayout
             return;
         }
 
-        string path = RefPath(revision);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            File.WriteAllText(temp, commit);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            TryDelete(temp);
-        }
+        AtomicFile.Write(RefPath(revision), System.Text.Encoding.UTF8.GetBytes(commit));
     }
 
     /// <summary>The snapshot path of <paramref name="filename"/> at <paramref name="commit"/> when it exists and resolves to a file.</summary>

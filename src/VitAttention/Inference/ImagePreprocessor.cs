@@ -62,7 +62,8 @@ public sealed class PreprocessedImage : IDisposable
 /// then <c>(v · rescale − mean) / std</c> per channel into <c>[C, H, W]</c>. Decoding honours the EXIF orientation,
 /// drops alpha as PIL's <c>convert("RGB")</c> does (colours kept, not premultiplied), expands grey and palette images,
 /// and reduces 16-bit samples to their high byte (as PIL does for 16-bit RGB; PIL 9 clips 16-bit <em>grey</em> to 255
-/// instead, which is a PIL defect this library does not copy). Instances are immutable and thread-safe.
+/// instead, which is a PIL defect this library does not copy). A GIF's transparent pixels, whose colour GIF leaves
+/// undefined, come out black (PIL shows the palette entry). Instances are immutable and thread-safe.
 /// </summary>
 public sealed class ImagePreprocessor
 {

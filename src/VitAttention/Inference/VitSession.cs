@@ -377,11 +377,16 @@ public sealed class VitSession : IDisposable
                 cuda?.Dispose();
             }
 
-            string why = failure is EntryPointNotFoundException
+            bool cpuOnlyRuntime = failure is EntryPointNotFoundException or DllNotFoundException;
+            string why = cpuOnlyRuntime
                 ? "this process has the CPU-only ONNX Runtime (package Microsoft.ML.OnnxRuntime), which has no CUDA execution provider"
                 : $"ONNX Runtime's CUDA execution provider could not start on device {options.CudaDeviceId}: {failure!.Message}";
-            const string fix = "Reference the VitAttention.Cuda package (it brings Microsoft.ML.OnnxRuntime.Gpu instead of the CPU runtime), " +
-                "install CUDA 12 and cuDNN 9 where the app runs, or set VitSessionOptions.AllowCpuFallback to run on the CPU.";
+            string fix = cpuOnlyRuntime
+                ? "Reference the VitAttention.Cuda package instead of VitAttention (it brings Microsoft.ML.OnnxRuntime.Gpu), " +
+                  "with CUDA 13 and cuDNN 9 installed where the app runs, or set VitSessionOptions.AllowCpuFallback to run on the CPU."
+                : "Install CUDA 13 and cuDNN 9 where the app runs (their libraries on the loader path: LD_LIBRARY_PATH on Linux, " +
+                  "PATH on Windows), check that the GPU is visible (nvidia-smi) and the device id exists, or set " +
+                  "VitSessionOptions.AllowCpuFallback to run on the CPU.";
             InferenceSession cpu = CreateCpu(model, options);
             if (!options.AllowCpuFallback)
             {

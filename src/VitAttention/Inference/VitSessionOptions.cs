@@ -10,7 +10,8 @@ public enum ExecutionDevice
 
     /// <summary>
     /// NVIDIA GPU through ONNX Runtime's CUDA execution provider. Needs the GPU build of ONNX Runtime (reference the
-    /// VitAttention.Cuda package) and CUDA 12 with cuDNN 9 installed.
+    /// VitAttention.Cuda package) and CUDA 13 with cuDNN 9 installed (Microsoft.ML.OnnxRuntime.Gpu 1.31 links
+    /// libcudart.so.13 and libcublas.so.13).
     /// </summary>
     Cuda,
 }

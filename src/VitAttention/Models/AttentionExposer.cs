@@ -56,8 +56,12 @@ public static class AttentionExposer
     };
 
     private const int ProbeSeed = 20260;
+
+    /// <summary>Most input values the probe run may allocate (64 M floats, 256 MB): far above any ViT's image.</summary>
+    private const long MaxProbeValues = 1L << 26;
     private const int MaxPassThrough = 6;
     private const int MaxReasons = 6;
+    private const string WindowedReason = "windowed attention (Swin-like models) is not supported";
 
     /// <summary>
     /// Adds one graph output per layer, <c>attentions.{l}</c> float32 [batch, heads, tokens, tokens], and a
@@ -79,14 +83,14 @@ public static class AttentionExposer
         source = string.IsNullOrEmpty(source) ? "ONNX bytes" : source;
         options ??= ExposeOptions.Default;
 
-        ModelProto model = Parse(onnx, source);
+        OnnxModelBytes model = Parse(onnx, source);
         GraphProto graph = model.Graph;
         RefuseFusedAttention(graph, source);
-        long opset = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 0;
+        long opset = model.Header.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 0;
 
-        var initializers = new HashSet<string>(graph.Initializer.Select(t => t.Name), StringComparer.Ordinal);
+        var initializers = new HashSet<string>(model.Initializers.Select(t => t.Name), StringComparer.Ordinal);
         ImageInput input = FindImageInput(graph, initializers, options, source);
-        InlineExternalData(graph, options.ExternalDataFolder, source, onnx.LongLength);
+        InlineExternalData(model, options.ExternalDataFolder, source, onnx.LongLength);
 
         var consumers = new Dictionary<string, List<(NodeProto Node, int Index)>>(StringComparer.Ordinal);
         var producer = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -124,7 +128,7 @@ public static class AttentionExposer
             throw new ModelFormatException(
                 $"{source}: no attention softmax found: not a ViT, or attention was fused. The graph has {graph.Node.Count} " +
                 $"nodes and {softmaxes} Softmax node(s), none of whose output feeds a MatMul as attention probabilities do. " +
-                "If this is a Vision Transformer, " + UnfusedExportAdvice);
+                "If this is a Vision Transformer whose attention was fused: " + UnfusedExportAdvice);
         }
 
         // Run the graph once with every candidate tensor as an extra output to learn the shapes.
@@ -143,6 +147,13 @@ public static class AttentionExposer
             {
                 reasons.Add(reason!);
             }
+        }
+
+        string? windowed = reasons.FirstOrDefault(r => r.Contains(WindowedReason, StringComparison.Ordinal));
+        if (windowed is not null)
+        {
+            throw new ModelFormatException(
+                $"{source}: {windowed}. Only plain ViTs, whose every layer attends over the whole image, are supported.");
         }
 
         if (accepted.Count == 0)
@@ -166,12 +177,12 @@ public static class AttentionExposer
             }
         }
 
-        (string? logitsSource, int classes, int logitsType) = FindLogits(graph, originalOutputs, probed, input.ProbeBatch, source);
-        bool already = AddOutputs(graph, input, accepted, logitsSource, classes, logitsType, source);
+        (string? logitsSource, int classes, int logitsType) = FindLogits(graph, initializers, originalOutputs, probed, input.ProbeBatch, source);
+        bool already = AddOutputs(graph, initializers, input, accepted, logitsSource, classes, logitsType, source);
 
         return new ExposedOnnx
         {
-            Onnx = model.ToByteArray(),
+            Onnx = Serialize(model, source),
             InputName = input.Name,
             Channels = input.Channels,
             InputHeight = input.StaticHeight,
@@ -195,31 +206,41 @@ public static class AttentionExposer
             "not ONNX at all: download it again, or export it again with torch.onnx.export or " +
             "`optimum-cli export onnx --task image-classification`.", inner);
 
-    private static ModelProto Parse(byte[] onnx, string source)
+    private static OnnxModelBytes Parse(byte[] onnx, string source)
     {
         if (onnx.Length == 0)
         {
             throw NotOnnx(source, "the file is empty, 0 bytes");
         }
 
-        ModelProto model;
+        OnnxModelBytes model;
         try
         {
-            model = ModelProto.Parser.ParseFrom(onnx);
+            model = OnnxModelBytes.Parse(onnx);
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or FormatException)
         {
             throw NotOnnx(source, $"{onnx.Length} bytes that do not parse as an ONNX protobuf: {ex.Message}", ex);
         }
 
-        if (model.Graph is null || model.Graph.Node.Count == 0 || model.IrVersion <= 0)
+        if (model.Graph.Node.Count == 0 || model.Header.IrVersion <= 0)
         {
-            throw NotOnnx(source, model.Graph is null || model.IrVersion <= 0
-                ? "no ir_version or no graph in the protobuf"
-                : "the graph has no nodes");
+            throw NotOnnx(source, model.Header.IrVersion <= 0 ? "no ir_version in the protobuf" : "the graph has no nodes");
         }
 
         return model;
+    }
+
+    private static byte[] Serialize(OnnxModelBytes model, string source)
+    {
+        try
+        {
+            return model.ToByteArray();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new ModelFormatException($"{source}: {ex.Message}; models this large are not supported by attention exposure.", ex);
+        }
     }
 
     private static void RefuseFusedAttention(GraphProto graph, string source)
@@ -269,7 +290,7 @@ public static class AttentionExposer
 
         if (tensor.ElemType == (int)TensorProto.Types.DataType.Float16)
         {
-            ConvertFloat16Input(graph, info);
+            ConvertFloat16Input(graph, info, initializers);
         }
         else if (tensor.ElemType != (int)TensorProto.Types.DataType.Float)
         {
@@ -279,6 +300,13 @@ public static class AttentionExposer
         }
 
         var dims = tensor.Shape.Dim;
+        if (StaticDim(dims[1]) is > 4 && StaticDim(dims[3]) is >= 1 and <= 4)
+        {
+            throw new ModelFormatException(
+                $"{source}: input '{info.Name}' is [batch, {dims[1].DimValue}, {dims[2].DimValue}, {dims[3].DimValue}], channels last; " +
+                "the library feeds channels-first [batch, channels, height, width] pixels as PyTorch and Optimum exports take them.");
+        }
+
         int? staticH = StaticDim(dims[2]);
         int? staticW = StaticDim(dims[3]);
         int height = staticH ?? options.ImageHeight ?? throw new ModelFormatException(
@@ -305,9 +333,9 @@ public static class AttentionExposer
 
     // A float16 model (transformers.js model_fp16.onnx): the input becomes float32 and a Cast to float16 feeds the
     // nodes that read it, so the library can feed float32 pixels like any other model.
-    private static void ConvertFloat16Input(GraphProto graph, ValueInfoProto input)
+    private static void ConvertFloat16Input(GraphProto graph, ValueInfoProto input, IEnumerable<string> initializers)
     {
-        string inner = UniqueValueName(graph, input.Name + "_float16");
+        string inner = UniqueValueName(graph, initializers, input.Name + "_float16");
         foreach (NodeProto node in graph.Node)
         {
             for (int k = 0; k < node.Input.Count; k++)
@@ -326,9 +354,9 @@ public static class AttentionExposer
     }
 
     // Renames a graph output tensor everywhere (producer, consumers, output list) so its old name can be reused.
-    private static string RenameValue(GraphProto graph, string name, string suggested)
+    private static string RenameValue(GraphProto graph, IEnumerable<string> initializers, string name, string suggested)
     {
-        string renamed = UniqueValueName(graph, suggested);
+        string renamed = UniqueValueName(graph, initializers, suggested);
         foreach (NodeProto node in graph.Node)
         {
             for (int k = 0; k < node.Input.Count; k++)
@@ -356,11 +384,11 @@ public static class AttentionExposer
         return renamed;
     }
 
-    private static string UniqueValueName(GraphProto graph, string wanted)
+    private static string UniqueValueName(GraphProto graph, IEnumerable<string> initializers, string wanted)
     {
         var used = new HashSet<string>(graph.Node.SelectMany(n => n.Input.Concat(n.Output)), StringComparer.Ordinal);
         used.UnionWith(graph.Input.Select(i => i.Name));
-        used.UnionWith(graph.Initializer.Select(i => i.Name));
+        used.UnionWith(initializers);
         string name = wanted;
         for (int k = 1; used.Contains(name); k++)
         {
@@ -392,9 +420,10 @@ public static class AttentionExposer
         _ => 0,
     };
 
-    private static void InlineExternalData(GraphProto graph, string? folder, string source, long modelBytes)
+    private static void InlineExternalData(OnnxModelBytes model, string? folder, string source, long modelBytes)
     {
-        var external = graph.Initializer.Where(t => t.DataLocation == TensorProto.Types.DataLocation.External).ToList();
+        var external = model.Initializers.Select((t, i) => (Tensor: t, Index: i))
+            .Where(x => x.Tensor.DataLocation == TensorProto.Types.DataLocation.External).ToList();
         if (external.Count == 0)
         {
             return;
@@ -404,15 +433,16 @@ public static class AttentionExposer
         {
             throw new ModelFormatException(
                 $"{source}: the model keeps {external.Count} weight tensor(s) in external data files (the first is " +
-                $"'{external[0].Name}'), which cannot be read from bytes alone. Load it from its file " +
+                $"'{external[0].Tensor.Name}'), which cannot be read from bytes alone. Load it from its file " +
                 "(OnnxModelLoader.PrepareOnnx(path)) so the files beside it are found, or set ExposeOptions.ExternalDataFolder.");
         }
 
         string root = Path.GetFullPath(folder);
         string rootWithSlash = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         long total = modelBytes;
-        foreach (TensorProto t in external)
+        foreach ((TensorProto stub, int index) in external)
         {
+            TensorProto t = stub.Clone();
             string? location = null;
             long offset = 0;
             long? length = null;
@@ -499,6 +529,7 @@ public static class AttentionExposer
             t.RawData = UnsafeByteOperations.UnsafeWrap(data);
             t.ExternalData.Clear();
             t.DataLocation = TensorProto.Types.DataLocation.Default;
+            model.ReplaceInitializer(index, t);
         }
     }
 
@@ -612,8 +643,18 @@ public static class AttentionExposer
     }
 
     private static Dictionary<string, ProbedTensor> Probe(
-        ModelProto model, ImageInput input, List<Candidate> candidates, List<ValueInfoProto> originalOutputs, string source)
+        OnnxModelBytes model, ImageInput input, List<Candidate> candidates, List<ValueInfoProto> originalOutputs, string source)
     {
+        // The probe input is sized by dimensions the graph declares: check them in 64-bit before allocating.
+        long probeValues = (long)input.ProbeBatch * input.Channels * input.Height * input.Width;
+        if (input.ProbeBatch <= 0 || input.Channels <= 0 || input.Height <= 0 || input.Width <= 0 || probeValues > MaxProbeValues)
+        {
+            throw new ModelFormatException(
+                $"{source}: the graph declares an input of {input.ProbeBatch}×{input.Channels}×{input.Height}×{input.Width} values, " +
+                $"outside what a ViT image input can be (1 to {MaxProbeValues} values); check the export's input shape, or pass " +
+                "ExposeOptions.ImageHeight/ImageWidth for a graph with a symbolic size.");
+        }
+
         GraphProto graph = model.Graph;
         var names = new List<string>(originalOutputs.Select(o => o.Name));
         var seen = new HashSet<string>(names, StringComparer.Ordinal);
@@ -632,7 +673,7 @@ public static class AttentionExposer
         byte[] probeBytes;
         try
         {
-            probeBytes = model.ToByteArray();
+            probeBytes = Serialize(model, source);
         }
         finally
         {
@@ -660,7 +701,7 @@ public static class AttentionExposer
         using (session)
         {
             long[] shape = [input.ProbeBatch, input.Channels, input.Height, input.Width]; // [batch, channels, height, width]
-            var pixels = new float[input.ProbeBatch * input.Channels * input.Height * input.Width];
+            var pixels = new float[probeValues];
             var random = new Random(ProbeSeed);
             for (int i = 0; i < pixels.Length; i++)
             {
@@ -742,7 +783,7 @@ public static class AttentionExposer
         long[] s = exposed.Shape;
         if (s[0] != batch)
         {
-            reason = $"{name}: its first dimension {s[0]} is not the batch ({batch}); windowed attention (Swin-like models) is not supported";
+            reason = $"{name}: its first dimension {s[0]} is not the batch ({batch}): {WindowedReason}";
             return false;
         }
 
@@ -849,7 +890,7 @@ public static class AttentionExposer
     }
 
     private static (string? Name, int Classes, int ElemType) FindLogits(
-        GraphProto graph, List<ValueInfoProto> outputs, Dictionary<string, ProbedTensor> probed, int batch, string source)
+        GraphProto graph, HashSet<string> initializers, List<ValueInfoProto> outputs, Dictionary<string, ProbedTensor> probed, int batch, string source)
     {
         static bool IsLogitsShape(ProbedTensor? t, int batch) => t is not null && t.Shape.Length == 2 && t.Shape[0] == batch && t.Shape[1] > 0;
 
@@ -908,7 +949,7 @@ public static class AttentionExposer
         if (name == PreparedModel.LogitsOutput && elemType != (int)TensorProto.Types.DataType.Float)
         {
             // A float16 'logits': keep it under another name and add a float32 'logits' cast from it.
-            name = RenameValue(graph, name, name + "_" + ((TensorProto.Types.DataType)elemType).ToString().ToLowerInvariant());
+            name = RenameValue(graph, initializers, name, name + "_" + ((TensorProto.Types.DataType)elemType).ToString().ToLowerInvariant());
         }
 
         return (name, (int)logits.Shape[1], elemType);
@@ -969,7 +1010,7 @@ public static class AttentionExposer
     // Appends the exposing nodes (after every producer, so the node list stays topologically sorted) and the outputs.
     // Returns true when the graph already had exactly these outputs.
     private static bool AddOutputs(
-        GraphProto graph, ImageInput input, List<Accepted> layers, string? logitsSource, int classes, int logitsType, string source)
+        GraphProto graph, HashSet<string> initializers, ImageInput input, List<Accepted> layers, string? logitsSource, int classes, int logitsType, string source)
     {
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         var values = new HashSet<string>(StringComparer.Ordinal);
@@ -983,7 +1024,7 @@ public static class AttentionExposer
         }
 
         values.UnionWith(graph.Input.Select(i => i.Name));
-        values.UnionWith(graph.Initializer.Select(i => i.Name));
+        values.UnionWith(initializers);
         var outputNames = new HashSet<string>(graph.Output.Select(o => o.Name), StringComparer.Ordinal);
 
         bool already = true;
@@ -1044,9 +1085,12 @@ public static class AttentionExposer
 
     private static int? FindPatchSize(GraphProto graph, string inputName)
     {
+        // The image, or its float16 cast (see ConvertFloat16Input).
+        var image = new HashSet<string>(StringComparer.Ordinal) { inputName };
+        image.UnionWith(graph.Node.Where(n => n.OpType == "Cast" && n.Input.Count == 1 && n.Input[0] == inputName).Select(n => n.Output[0]));
         foreach (NodeProto node in graph.Node)
         {
-            if (node.OpType != "Conv" || node.Input.Count == 0 || node.Input[0] != inputName)
+            if (node.OpType != "Conv" || node.Input.Count == 0 || !image.Contains(node.Input[0]))
             {
                 continue;
             }

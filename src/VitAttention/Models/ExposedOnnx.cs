@@ -15,7 +15,10 @@ public sealed record ExposeOptions
     /// </summary>
     public int? ImageHeight { get; init; }
 
-    /// <summary>Input width in pixels; see <see cref="ImageHeight"/>. Default null.</summary>
+    /// <summary>
+    /// Input width in pixels for a graph with a symbolic width; see <see cref="ImageHeight"/>. Default null, which
+    /// probes a square input of <see cref="ImageHeight"/>.
+    /// </summary>
     public int? ImageWidth { get; init; }
 
     /// <summary>

@@ -134,25 +134,7 @@ public static class OnnxModelLoader
                 $"Write the prepared model elsewhere, e.g. '{suggestion}'.", nameof(outPath));
         }
 
-        string folder = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(folder);
-        string temp = Path.Combine(folder, "." + Path.GetFileName(target) + "." +
-            Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture) + ".tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(model.Onnx);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, target, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        AtomicFile.Write(target, model.Onnx);
     }
 
     private static string ResolveFile(string onnxPath)

@@ -3,7 +3,8 @@ namespace VitAttention.Models;
 /// <summary>
 /// An ONNX ViT ready to run: its graph outputs <c>logits</c> [batch, classes] and <c>attentions.0</c> …
 /// <c>attentions.{L−1}</c> [batch, heads, tokens, tokens], its input is [batch, channels, height, width] float32, and
-/// <see cref="Config"/> describes its dimensions and preprocessing.
+/// <see cref="Config"/> describes its dimensions and preprocessing. A model without a classifier
+/// (<see cref="VitConfig.NumClasses"/> 0, e.g. a DINO backbone) has no <c>logits</c> output, only the attentions.
 /// </summary>
 public sealed class PreparedModel
 {

@@ -76,30 +76,13 @@ internal static class PreparedModelCache
         {
             Directory.CreateDirectory(cacheFolder);
             File.Delete(path + KeySuffix);
-            WriteAtomic(path, onnx);
-            WriteAtomic(path + KeySuffix, Encoding.UTF8.GetBytes(key + "\n"));
+            AtomicFile.Write(path, onnx);
+            AtomicFile.Write(path + KeySuffix, Encoding.UTF8.GetBytes(key + "\n"));
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
-        }
-    }
-
-    private static void WriteAtomic(string path, byte[] bytes)
-    {
-        string temp = $"{path}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
         }
     }
 }

@@ -43,6 +43,8 @@ public static class VitOnnxBuilder
     /// <summary>Bumped whenever the graph layout changes, so old caches are rebuilt.</summary>
     internal const int GraphFormatVersion = 1;
 
+    private const long MaxParameters = 500_000_000; // 2 GB protobuf limit, less room for the graph
+
     private static int s_builds;
 
     /// <summary>How many graphs <see cref="Prepare"/> and <see cref="PrepareCached"/> have built in this process (for cache tests).</summary>
@@ -121,6 +123,12 @@ public static class VitOnnxBuilder
         ArgumentNullException.ThrowIfNull(weights);
         config.ValidateLayout("VitConfig");
         weights.CheckAgainst(config);
+        if (weights.ParameterCount > MaxParameters)
+        {
+            throw new ArgumentException(
+                $"The model has {weights.ParameterCount} parameters; a single ONNX file holds at most {MaxParameters} float32 values (protobuf's 2 GB limit) and external data is not supported.", nameof(weights));
+        }
+
         if (!includeAttentions && config.NumClasses == 0)
         {
             throw new ArgumentException("A model without a classifier has no logits; building it without attention outputs would leave no output.", nameof(includeAttentions));

@@ -128,7 +128,8 @@ public static class Figures
 
     /// <summary>
     /// The most focused layers, best first, each captioned with its score ("Layer 9: 41.2% in region" or
-    /// "Layer 9: concentration 0.213"); with a region of interest, its outline is drawn on every panel.
+    /// "Layer 9: concentration 0.213"); with a region of interest, its outline (a mask's bounding box) is drawn
+    /// on every panel unless <see cref="FigureOptions.ShowRegion"/> is false.
     /// </summary>
     /// <param name="photo">The photo as decoded (EXIF-oriented).</param>
     /// <param name="seenRegion">The rectangle of the photo the model saw.</param>
@@ -242,13 +243,13 @@ public static class Figures
     }
 
     /// <summary>
-    /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 3: on figures of photos this is
-    /// about twice as fast as the default (all filters, level 6) for files under 10% larger.
+    /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 1: on the study's figures this is
+    /// about 5× faster than libpng's default (adaptive filters, level 6) for files about 15% larger.
     /// </summary>
     public static byte[] EncodePng(SKImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var options = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Paeth, 3);
+        var options = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Paeth, 1);
         using var pixmap = image.PeekPixels();
         if (pixmap is not null)
         {
@@ -278,45 +279,13 @@ public static class Figures
     /// <summary>Writes bytes to <paramref name="path"/> atomically (temporary file in the same folder, then rename).</summary>
     internal static void SaveBytes(byte[] bytes, string path)
     {
-        string full = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no folder.", nameof(path));
-        Directory.CreateDirectory(folder);
-        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
+            AtomicFile.Write(path, bytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
-            throw new IOException($"Could not write the figure to '{full}': {ex.Message}", ex);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-            // Best effort: the temporary file is hidden and named uniquely.
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // Likewise.
+            throw new IOException($"Could not write the figure to '{Path.GetFullPath(path)}': {ex.Message}", ex);
         }
     }
 

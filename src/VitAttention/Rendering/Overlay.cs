@@ -90,9 +90,14 @@ public static class Overlay
         {
             sampling = new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None); // exact copy
         }
-        else if (width < photo.Width)
+        else if (width * 2 < photo.Width || height * 2 < photo.Height)
         {
+            // Shrinking by more than half: mipmaps keep bilinear from aliasing (building them costs a few ms).
             sampling = new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear);
+        }
+        else if (width <= photo.Width)
+        {
+            sampling = new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None);
         }
         else
         {

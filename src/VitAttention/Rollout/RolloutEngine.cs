@@ -276,7 +276,7 @@ public sealed unsafe class RolloutEngine
         private AlignedBuffer? _vector;   // running row, [ld]
         private AlignedBuffer? _next;     // next row, [ld]
         private AlignedBuffer? _fused;    // one fused row, [ld]
-        private AlignedBuffer? _scratch;  // discard selection, [(tokens − 0)²]
+        private readonly int[] _histogram = new int[DiscardLowest.HistogramLength]; // discard selection
         private float[] _sums = [];       // per head row sums, [heads]
         private float[] _rowSums = [];    // fused row sums, [tokens]
         private int _tokens, _heads;
@@ -318,7 +318,6 @@ public sealed unsafe class RolloutEngine
             _vector = new AlignedBuffer(ld);
             _next = new AlignedBuffer(ld);
             _fused = new AlignedBuffer(ld);
-            _scratch = null; // sized on first discard
             _rowSums = new float[n];
             _tokens = n;
             Stride = ld;
@@ -509,13 +508,7 @@ public sealed unsafe class RolloutEngine
             }
 
             int p = options.PrefixTokens;
-            long eligible = DiscardLowest.EligibleCount(n, p);
-            if (_scratch is null || _scratch.Length < eligible)
-            {
-                _scratch = new AlignedBuffer(checked((int)DiscardLowest.EligibleCount(n, 0)));
-            }
-
-            DiscardLowest.Invoke(destination, n, ld, p, options.DiscardRatio, _scratch.Pointer);
+            DiscardLowest.Invoke(destination, n, ld, p, options.DiscardRatio, _histogram);
             for (int q = 0; q < n; q++)
             {
                 float* dst = destination + ((long)q * ld);

@@ -188,6 +188,11 @@ public class CliTests
 
             using var summary = JsonDocument.Parse(stdout);
             Assert.That(summary.RootElement.GetProperty("images").GetArrayLength(), Is.EqualTo(2));
+            Assert.That(summary.RootElement.GetProperty("comparisons").GetArrayLength(), Is.EqualTo(4));
+            foreach (string suffix in new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png" })
+            {
+                Assert.That(File.Exists(Path.Combine(dir, "chelsea_vs_coffee" + suffix)), "side by side " + suffix);
+            }
         }
         finally
         {

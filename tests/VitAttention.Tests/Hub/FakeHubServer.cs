@@ -24,6 +24,7 @@ internal sealed class FakeHubServer : IDisposable
     private readonly Dictionary<string, byte[]> _files;
     private readonly HashSet<string> _lfs;
     private readonly Task _acceptLoop;
+    private readonly Dictionary<string, string> _etags;
 
     public FakeHubServer(string owner, string name, IReadOnlyDictionary<string, byte[]> files, IEnumerable<string> lfsFiles)
     {
@@ -31,6 +32,7 @@ internal sealed class FakeHubServer : IDisposable
         Name = name;
         _files = new Dictionary<string, byte[]>(files, StringComparer.Ordinal);
         _lfs = new HashSet<string>(lfsFiles, StringComparer.Ordinal);
+        _etags = _files.ToDictionary(f => f.Key, f => _lfs.Contains(f.Key) ? Sha256(f.Value) : GitBlobSha1(f.Value), StringComparer.Ordinal);
         Commit = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes($"{owner}/{name} commit {Guid.NewGuid()}")));
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
@@ -91,7 +93,7 @@ internal sealed class FakeHubServer : IDisposable
     public static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
     /// <summary>The blob name the hub gives a file: SHA-256 for LFS files, git SHA-1 for the rest.</summary>
-    public string EtagOf(string file) => _lfs.Contains(file) ? Sha256(_files[file]) : GitBlobSha1(_files[file]);
+    public string EtagOf(string file) => _etags[file];
 
     public int CountRequests(string method, string pathContains) =>
         Requests.Count(r => r.Method == method && r.Path.Contains(pathContains, StringComparison.Ordinal));
@@ -228,7 +230,7 @@ internal sealed class FakeHubServer : IDisposable
 
             if (_lfs.Contains(file))
             {
-                string sha = Sha256(content);
+                string sha = _etags[file];
                 await WriteHeadAsync(stream, 302,
                     [
                         ("Location", $"http://{StorageHost}:{Port}/lfs/{sha}"),
@@ -240,14 +242,14 @@ internal sealed class FakeHubServer : IDisposable
                 return;
             }
 
-            await WriteBodyAsync(stream, head, content, range, [("X-Repo-Commit", Commit), ("ETag", Quote(GitBlobSha1(content)))]);
+            await WriteBodyAsync(stream, head, content, range, [("X-Repo-Commit", Commit), ("ETag", Quote(_etags[file]))]);
             return;
         }
 
         if (path.StartsWith("/lfs/", StringComparison.Ordinal))
         {
             string sha = path["/lfs/".Length..];
-            byte[]? content = _files.Where(f => _lfs.Contains(f.Key) && Sha256(f.Value) == sha).Select(f => f.Value).FirstOrDefault();
+            byte[]? content = _files.Where(f => _lfs.Contains(f.Key) && _etags[f.Key] == sha).Select(f => f.Value).FirstOrDefault();
             if (content is null)
             {
                 await WriteHeadAsync(stream, 404, [], 0);

@@ -367,7 +367,7 @@ public class HubClientTests
     public void DownloadFileAsync_ServerStalls_TimesOutWithResumeHint()
     {
         _server.StallAfterBytes = 1000;
-        using var client = new HubClient(Options(timeoutSeconds: 0.5));
+        using var client = new HubClient(Options(timeoutSeconds: 2));
 
         var ex = Assert.ThrowsAsync<ModelHubException>(() => client.DownloadFileAsync(Id, "model.safetensors"));
 

@@ -21,8 +21,13 @@ public class ImageDecoderTests
     [TestCase("rgb16.png", 1)]
     [TestCase("one_pixel_jpeg.jpg", 3)]
     [TestCase("cmyk.jpg", 3)]
+    [TestCase("lossless.webp", 0)]
+    [TestCase("exif2.jpg", 3)]
     [TestCase("exif3.jpg", 3)]
+    [TestCase("exif4.jpg", 3)]
+    [TestCase("exif5.jpg", 3)]
     [TestCase("exif6.jpg", 3)]
+    [TestCase("exif7.jpg", 3)]
     [TestCase("exif8.jpg", 3)]
     [TestCase("exif_bad_orientation.jpg", 3)]
     [TestCase("exif_garbage.jpg", 3)]
@@ -41,6 +46,29 @@ public class ImageDecoderTests
         TestContext.Out.WriteLine($"{file}: max difference {max}");
         Assert.That(max, Is.LessThanOrEqualTo(tolerance));
         Assert.That(photo.GetPixel(0, 0).Alpha, Is.EqualTo((byte)255), "alpha is dropped");
+    }
+
+    [Test]
+    public void Decode_GifWithTransparentIndex_MatchesPilExceptTransparentPixelsWhichAreBlack()
+    {
+        // A GIF's transparent pixels have no defined colour: PIL's convert("RGB") shows the palette entry, Skia leaves
+        // them transparent black (then alpha is dropped). Every other pixel must match exactly.
+        (byte[] expected, int w, int h) = InferenceTestData.LoadRgb(InferenceTestData.Odd("palette_gif.expected.png"));
+        (byte[] mask, _, _) = InferenceTestData.LoadRgb(InferenceTestData.Odd("palette_gif.transparent.png"));
+
+        using SKBitmap photo = ImageDecoder.DecodeFile(InferenceTestData.Odd("palette_gif.gif"), ImageLimits.Default).Photo;
+
+        Assert.That((photo.Width, photo.Height), Is.EqualTo((w, h)));
+        byte[] actual = InferenceTestData.ToRgb(photo);
+        int transparent = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            bool isTransparent = mask[i - i % 3] != 0;
+            transparent += isTransparent && i % 3 == 0 ? 1 : 0;
+            Assert.That(actual[i], Is.EqualTo(isTransparent ? (byte)0 : expected[i]), $"sample {i}");
+        }
+
+        Assert.That(transparent, Is.GreaterThan(0), "the GIF has transparent pixels");
     }
 
     [TestCase("exif6.jpg")]

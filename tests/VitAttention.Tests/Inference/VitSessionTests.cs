@@ -151,7 +151,7 @@ public class VitSessionTests
                 .With.Message.Contains("CUDA was requested")
                 .And.Message.Contains("CPU-only ONNX Runtime")
                 .And.Message.Contains("VitAttention.Cuda")
-                .And.Message.Contains("CUDA 12 and cuDNN 9")
+                .And.Message.Contains("CUDA 13 and cuDNN 9")
                 .And.Message.Contains("AllowCpuFallback"));
     }
 

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Produces the PIL reference outputs and the odd test images that the Inference tests compare against.
 
-Run ONCE with Debian's /usr/bin/python3 (Pillow 9.4, numpy) from this folder; the outputs are committed.
+Run ONCE with Debian's system python3 (python3-pil: Pillow 9.4, python3-numpy) from this folder; the outputs are committed.
 They are produced by PIL, independently of the library, so they are an oracle for its preprocessing:
 
 References/  resize_{photo}_{filter}_{w}x{h}.png   PIL Image.resize((w, h), filter) of the RGB photo
@@ -133,7 +133,7 @@ save_with_expected("cmyk.jpg", smooth.convert("CMYK"), quality=95)
 
 # EXIF orientation: a non-square photo so a missed rotation cannot pass.
 base = photo("chelsea.png").resize((40, 24), Image.BILINEAR)
-for o in (3, 6, 8):
+for o in (2, 3, 4, 5, 6, 7, 8):
     ex = Image.Exif()
     ex[0x0112] = o
     save_with_expected(f"exif{o}.jpg", base, quality=95, exif=ex.tobytes())
@@ -164,4 +164,12 @@ bomb = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 
 bomb += png_chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + png_chunk(b"IEND", b"")
 with open(os.path.join(ODD, "bomb.png"), "wb") as f:
     f.write(bomb)
+# More formats: GIF (palette, one transparent index) and lossless WebP, both through PIL's convert("RGB").
+gif = Image.fromarray(rgb, "RGB").quantize(colors=32)
+save_with_expected("palette_gif.gif", gif, transparency=5)
+# Where the GIF is transparent (index 5): 255, else 0. Those pixels' colour is undefined in GIF; PIL gives the
+# palette entry, Skia leaves them transparent black.
+mask = (np.array(Image.open(os.path.join(ODD, "palette_gif.gif"))) == 5).astype(np.uint8) * 255
+Image.fromarray(mask, "L").save(os.path.join(ODD, "palette_gif.transparent.png"))
+save_with_expected("lossless.webp", Image.fromarray(rgb, "RGB"), lossless=True)
 print("done")

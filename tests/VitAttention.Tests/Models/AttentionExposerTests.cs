@@ -191,6 +191,29 @@ public class AttentionExposerTests
     }
 
     [Test]
+    public void Expose_WindowedAttention_RefusedAsSwinLike()
+    {
+        // Swin-style: the leading dimension is batch × windows, not the batch (here 2 "windows" of 2 heads each).
+        ModelProto model = LoadFixture("tiny-vit-hf");
+        model.Graph.Initializer.Add(new TensorProto { Name = "test_windows", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 4 }, Int64Data = { -1, 2, 17, 17 } });
+        model.Graph.Initializer.Add(new TensorProto { Name = "test_heads", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 4 }, Int64Data = { -1, 4, 17, 17 } });
+        foreach ((NodeProto softmax, NodeProto matmul) in Attention(model))
+        {
+            string scores = softmax.Input[0];
+            string p = softmax.Output[0];
+            softmax.Input[0] = scores + "_windows";
+            model.Graph.Node.Insert(model.Graph.Node.IndexOf(softmax), Node("Reshape", [scores, "test_windows"], [scores + "_windows"]));
+            InsertAfter(model.Graph, softmax, Node("Reshape", [p, "test_heads"], [p + "_heads"]));
+            matmul.Input[0] = p + "_heads";
+        }
+
+        string message = Message(model.ToByteArray(), "swin.onnx");
+
+        Assert.That(message, Does.StartWith("swin.onnx: softmax '/layer.0/Softmax': its first dimension 2 is not the batch (1)"));
+        Assert.That(message, Does.Contain("windowed attention (Swin-like models) is not supported"));
+    }
+
+    [Test]
     public void Expose_SoftmaxOnFlattenedScores_ExposedAfterReshapeBack()
     {
         // Old-opset style: scores [b, h, n, n] → Flatten to [b·h·n, n] → Softmax(axis 1) → Reshape back → MatMul.
@@ -344,7 +367,7 @@ public class AttentionExposerTests
 
         ExposedOnnx exposed = AttentionExposer.Expose(half.ToByteArray(), "model_fp16.onnx");
 
-        Assert.That(exposed.LogitsSource, Is.EqualTo("logits_float16"));
+        Assert.That((exposed.LogitsSource, exposed.PatchSize), Is.EqualTo(("logits_float16", (int?)8)));
         ModelProto model = ModelProto.Parser.ParseFrom(exposed.Onnx);
         Assert.That(model.Graph.Input[0].Type.TensorType.ElemType, Is.EqualTo((int)TensorProto.Types.DataType.Float));
         var outputs = Run(exposed.Onnx, "pixel_values", Pixels("tiny-vit-hf"), 2, AllOutputs());
@@ -431,6 +454,34 @@ public class AttentionExposerTests
         Assert.That(message, Does.Contain("hides the attention probabilities"));
         Assert.That(message, Does.Contain("optimum-cli export onnx --model <model id> --task image-classification").And.Contain("no `--optimize`"));
         Assert.That(message, Does.Contain("attn_implementation=\"eager\""));
+    }
+
+    [Test]
+    public void Expose_ChannelsLastInput_SaysChannelsFirstNeeded()
+    {
+        var graph = new GraphProto { Name = "nhwc" };
+        graph.Input.Add(FloatValue("image", 0, 32, 32, 3));
+        graph.Node.Add(Node("Softmax", ["image"], ["p"]));
+        graph.Node.Add(Node("MatMul", ["p", "image"], ["y"]));
+        graph.Output.Add(FloatValue("y", 0, 32, 32, 3));
+
+        string message = Message(Wrap(graph, 14).ToByteArray(), "tf.onnx");
+
+        Assert.That(message, Does.StartWith("tf.onnx: input 'image' is [batch, 32, 32, 3], channels last"));
+    }
+
+    [Test]
+    public void Expose_TwoInputs_SaysNotAnImageClassifier()
+    {
+        var graph = new GraphProto { Name = "two" };
+        graph.Input.Add(FloatValue("pixel_values", 0, 3, 32, 32));
+        graph.Input.Add(FloatValue("mask", 0, 17));
+        graph.Node.Add(Node("Softmax", ["pixel_values"], ["y"]));
+        graph.Output.Add(FloatValue("y", 0, 3, 32, 32));
+
+        string message = Message(Wrap(graph, 14).ToByteArray(), "two.onnx");
+
+        Assert.That(message, Does.StartWith("two.onnx: expected one image input [batch, channels, height, width], found 2 graph inputs (pixel_values, mask)"));
     }
 
     [Test]

@@ -182,21 +182,6 @@ internal static class OnnxTestGraphs
         return copy;
     }
 
-    public static void AssertClose(float[] actual, double[] expected, double tolerance, string what)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
-        double worst = 0;
-        int at = -1;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            double d = Math.Abs(actual[i] - expected[i]);
-            if (!(d <= worst))
-            {
-                worst = d;
-                at = i;
-            }
-        }
-
-        Assert.That(worst, Is.LessThanOrEqualTo(tolerance), $"{what}: worst |difference| {worst:E3} at index {at}");
-    }
+    public static void AssertClose(float[] actual, double[] expected, double tolerance, string what) =>
+        NumericAssert.Close(actual, expected, tolerance, what);
 }

@@ -68,20 +68,19 @@ internal static class GoldenImage
         }
 
         int differing = 0, maxError = 0, firstX = -1, firstY = -1;
+        using var a = ToRgba(actual);
+        using var e = ToRgba(expected);
+        ReadOnlySpan<byte> ap = a.GetPixelSpan(), ep = e.GetPixelSpan(); // [y, x, rgba]
         for (int y = 0; y < actual.Height; y++)
         {
             for (int x = 0; x < actual.Width; x++)
             {
-                var a = actual.GetPixel(x, y);
-                var e = expected.GetPixel(x, y);
-                int err = Math.Max(Math.Abs(a.Red - e.Red), Math.Max(Math.Abs(a.Green - e.Green), Math.Abs(a.Blue - e.Blue)));
+                int oa = (y * a.RowBytes) + (x * 4), oe = (y * e.RowBytes) + (x * 4);
+                int err = Math.Max(Math.Abs(ap[oa] - ep[oe]), Math.Max(Math.Abs(ap[oa + 1] - ep[oe + 1]), Math.Abs(ap[oa + 2] - ep[oe + 2])));
                 maxError = Math.Max(maxError, err);
-                if (err > channelTolerance)
+                if (err > channelTolerance && differing++ == 0)
                 {
-                    if (differing++ == 0)
-                    {
-                        (firstX, firstY) = (x, y);
-                    }
+                    (firstX, firstY) = (x, y);
                 }
             }
         }
@@ -89,6 +88,16 @@ internal static class GoldenImage
         return new ComparisonResult(
             true, actual.Width, actual.Height, expected.Width, expected.Height,
             differing / (double)(actual.Width * actual.Height), maxError, firstX, firstY);
+    }
+
+    /// <summary>An opaque Rgba8888 copy, so pixels can be read as bytes.</summary>
+    public static SKBitmap ToRgba(SKBitmap bitmap)
+    {
+        var copy = new SKBitmap(new SKImageInfo(bitmap.Width, bitmap.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        using var canvas = new SKCanvas(copy);
+        canvas.Clear(SKColors.White);
+        canvas.DrawBitmap(bitmap, 0, 0, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
+        return copy;
     }
 
     private static string WriteActual(SKBitmap actual, string goldenName)

@@ -66,4 +66,64 @@ public class OverlayTests
         var ex = Assert.Throws<ArgumentException>(() => Overlay.Render(photo, new SKRectI(0, 0, 451, 300), rollout));
         Assert.That(ex!.Message, Does.Contain("rollout").And.Contain("row 1, column 6"));
     }
+
+    [Test]
+    public void Render_ConstantMap_EverySeenPixelIsPhotoBlendedWithBottomColour()
+    {
+        using var photo = GoldenImage.Decode(GoldenImage.ImagePath("coffee.png"));
+        var options = new OverlayOptions { Alpha = 0.6f, UnseenDimming = 0f };
+        using var overlay = Overlay.Render(photo, new SKRectI(0, 0, 600, 400), new AttentionMap(14, 14, Enumerable.Repeat(0.02f, 196).ToArray()), options);
+        var bottom = Colormaps.Entry(Colormap.Jet, 0);
+        var rng = new Random(43);
+        for (int i = 0; i < 500; i++)
+        {
+            int x = rng.Next(600), y = rng.Next(400);
+            var p = photo.GetPixel(x, y);
+            var o = overlay.GetPixel(x, y);
+            Assert.That((double)o.Red, Is.EqualTo((0.4 * p.Red) + (0.6 * bottom.Red)).Within(0.51), $"({x}, {y})");
+            Assert.That((double)o.Green, Is.EqualTo((0.4 * p.Green) + (0.6 * bottom.Green)).Within(0.51), $"({x}, {y})");
+            Assert.That((double)o.Blue, Is.EqualTo((0.4 * p.Blue) + (0.6 * bottom.Blue)).Within(0.51), $"({x}, {y})");
+        }
+    }
+
+    [Test]
+    public void Render_OneHotBicubic_OvershootClampedTopColourAtHotCell()
+    {
+        using var photo = GoldenImage.Decode(GoldenImage.ImagePath("coffee.png"));
+        var values = new float[14 * 14];
+        values[(7 * 14) + 7] = 1f;
+        var options = new OverlayOptions { Alpha = 1f, Upsampling = Upsampling.Bicubic };
+        using var overlay = Overlay.Render(photo, new SKRectI(100, 0, 500, 400), new AttentionMap(14, 14, values), options);
+        // Cell (7, 7) of a 400 × 400 seen region starting at x = 100 is centred on pixel (100 + 7.5 · 400 / 14, 7.5 · 400 / 14).
+        int cx = 100 + (int)(7.5 * 400 / 14), cy = (int)(7.5 * 400 / 14);
+        Assert.That(overlay.GetPixel(cx, cy), Is.EqualTo(Colormaps.Entry(Colormap.Jet, 255)));
+        // Keys' negative lobes one cell away would be below 0 without the clamp: still the bottom colour.
+        Assert.That(overlay.GetPixel(cx + (int)(400 / 14.0 * 1.5), cy), Is.EqualTo(Colormaps.Entry(Colormap.Jet, 0)));
+        Assert.That(overlay.GetPixel(110, 10), Is.EqualTo(Colormaps.Entry(Colormap.Jet, 0)));
+    }
+
+    [Test]
+    public void Render_SingleCellMap_WholeRegionBottomColour()
+    {
+        using var photo = GoldenImage.Decode(GoldenImage.ImagePath("coffee.png"));
+        using var overlay = Overlay.Render(photo, new SKRectI(0, 0, 600, 400), new AttentionMap(1, 1, [0.7f]), new OverlayOptions { Alpha = 1f });
+        Assert.That(overlay.GetPixel(0, 0), Is.EqualTo(Colormaps.Entry(Colormap.Jet, 0)));
+        Assert.That(overlay.GetPixel(599, 399), Is.EqualTo(Colormaps.Entry(Colormap.Jet, 0)));
+    }
+
+    [Test]
+    public void Render_UnseenDimming_DarkensOnlyOutsideSeenRegion()
+    {
+        using var photo = GoldenImage.Decode(GoldenImage.ImagePath("chelsea.png"));
+        var options = new OverlayOptions { Alpha = 0f, UnseenDimming = 0.75f };
+        using var overlay = Overlay.Render(photo, new SKRectI(75, 0, 375, 300), GoldenMaps.Get("a"), options);
+        foreach (var (x, y) in new[] { (0, 0), (74, 150), (375, 299), (450, 10) })
+        {
+            var p = photo.GetPixel(x, y);
+            Assert.That((double)overlay.GetPixel(x, y).Green, Is.EqualTo(p.Green * 0.25).Within(0.51), $"outside ({x}, {y})");
+        }
+
+        Assert.That(overlay.GetPixel(75, 150), Is.EqualTo(photo.GetPixel(75, 150)));
+        Assert.That(overlay.GetPixel(374, 150), Is.EqualTo(photo.GetPixel(374, 150)));
+    }
 }

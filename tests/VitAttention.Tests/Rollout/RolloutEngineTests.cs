@@ -311,21 +311,6 @@ public class RolloutEngineTests
         Assert.That(RolloutKernelFactory.All.Single(k => k.Width == RolloutKernelFactory.Best).IsAccelerated, Is.True);
     }
 
-    internal static void AssertClose(float[] actual, double[] expected, string context)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), context);
-        double worst = 0;
-        int at = -1;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            double d = Math.Abs(actual[i] - expected[i]);
-            if (!(d <= worst))
-            {
-                worst = d;
-                at = i;
-            }
-        }
-
-        Assert.That(worst, Is.LessThanOrEqualTo(Tolerance), $"{context}: worst |Δ| {worst} at {at}");
-    }
+    internal static void AssertClose(float[] actual, double[] expected, string context) =>
+        NumericAssert.Close(actual, expected, Tolerance, context);
 }

@@ -4,10 +4,21 @@ namespace VitAttention.Rollout.Kernels;
 /// The discard step of rollout: in a fused [tokens, tokens] matrix, zeroes the lowest
 /// <c>⌊ratio · (tokens − prefix)²⌋</c> entries of the patch-to-patch block (rows and columns ≥ prefix). Prefix
 /// tokens' rows and columns are never touched. Ties at the threshold are broken in row-major order, so exactly that
-/// many entries are zeroed. Selection is an in-place quickselect on a copy (expected linear time), then one pass.
+/// many entries are zeroed.
 /// </summary>
+/// <remarks>
+/// The threshold is found by a radix select on the float bit patterns, read in place (no copy): the values are
+/// validated non-negative, and for non-negative floats (sign bit cleared, so −0 counts as 0) the bit pattern as an
+/// unsigned integer orders like the value. Three histogram passes over the block (bits 31–20, 19–8, 7–0), each
+/// counting only the entries that match the prefix found so far, give the exact value of the wanted rank; then one
+/// pass zeroes everything below it and a second zeroes entries equal to it, in row-major order, until the count is
+/// reached.
+/// </remarks>
 internal static unsafe class DiscardLowest
 {
+    /// <summary>Buckets the histogram passes need: 2¹² digits plus one bucket for entries that do not match.</summary>
+    public const int HistogramLength = (1 << 12) + 1;
+
     /// <summary>Entries of the block that a ratio considers: (tokens − prefix)².</summary>
     public static long EligibleCount(int tokens, int prefix) => (long)(tokens - prefix) * (tokens - prefix);
 
@@ -16,13 +27,13 @@ internal static unsafe class DiscardLowest
         (long)Math.Floor((double)ratio * EligibleCount(tokens, prefix));
 
     /// <summary>Zeroes the lowest entries of the block, in place.</summary>
-    /// <param name="fused">The fused matrix, row stride <paramref name="ld"/>.</param>
+    /// <param name="fused">The fused matrix (non-negative values), row stride <paramref name="ld"/>.</param>
     /// <param name="tokens">Rows and columns in use.</param>
     /// <param name="ld">Row stride.</param>
     /// <param name="prefix">Leading tokens whose rows and columns are spared.</param>
     /// <param name="ratio">Fraction of the block to zero, in [0, 1).</param>
-    /// <param name="scratch">At least <see cref="EligibleCount"/> floats.</param>
-    public static void Invoke(float* fused, int tokens, int ld, int prefix, float ratio, float* scratch)
+    /// <param name="histogram"><see cref="HistogramLength"/> ints of scratch.</param>
+    public static void Invoke(float* fused, int tokens, int ld, int prefix, float ratio, Span<int> histogram)
     {
         long k = DiscardCount(ratio, tokens, prefix);
         if (k <= 0)
@@ -30,27 +41,18 @@ internal static unsafe class DiscardLowest
             return;
         }
 
-        int side = tokens - prefix;
-        long count = 0;
-        for (int i = prefix; i < tokens; i++)
-        {
-            new ReadOnlySpan<float>(fused + ((long)i * ld) + prefix, side).CopyTo(new Span<float>(scratch + count, side));
-            count += side;
-        }
+        float threshold = Select(fused, tokens, ld, prefix, k - 1, histogram);
 
-        float threshold = Select(scratch, count, k - 1);
-
+        // Branch-free: the outcome is unpredictable for most entries.
         long zeroed = 0;
         for (int i = prefix; i < tokens; i++)
         {
             float* row = fused + ((long)i * ld);
             for (int j = prefix; j < tokens; j++)
             {
-                if (row[j] < threshold)
-                {
-                    row[j] = 0f;
-                    zeroed++;
-                }
+                bool below = row[j] < threshold;
+                row[j] = below ? 0f : row[j];
+                zeroed += below ? 1 : 0;
             }
         }
 
@@ -68,51 +70,37 @@ internal static unsafe class DiscardLowest
         }
     }
 
-    /// <summary>The value of rank <paramref name="rank"/> (0-based) among <paramref name="count"/> floats; reorders them.</summary>
-    internal static float Select(float* values, long count, long rank)
+    /// <summary>The value of rank <paramref name="rank"/> (0-based, ascending) in the block; reads it only.</summary>
+    internal static float Select(float* fused, int tokens, int ld, int prefix, long rank, Span<int> histogram)
     {
-        long left = 0, right = count - 1;
-        while (right > left)
+        uint found = 0, mask = 0;
+        ReadOnlySpan<(int Shift, int Bits)> digits = [(20, 12), (8, 12), (0, 8)];
+        foreach ((int shift, int bits) in digits)
         {
-            // Median of three as pivot, then Hoare partition.
-            long mid = left + ((right - left) / 2);
-            float a = values[left], b = values[mid], c = values[right];
-            float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-            long i = left, j = right;
-            while (i <= j)
+            uint digitMask = (1u << bits) - 1;
+            int miss = 1 << bits; // bucket for entries outside the current prefix (branch-free counting)
+            Span<int> h = histogram[..(miss + 1)];
+            h.Clear();
+            for (int i = prefix; i < tokens; i++)
             {
-                while (values[i] < pivot)
+                uint* row = (uint*)(fused + ((long)i * ld));
+                for (int j = prefix; j < tokens; j++)
                 {
-                    i++;
-                }
-
-                while (values[j] > pivot)
-                {
-                    j--;
-                }
-
-                if (i <= j)
-                {
-                    (values[i], values[j]) = (values[j], values[i]);
-                    i++;
-                    j--;
+                    uint key = row[j] & 0x7FFF_FFFFu;
+                    h[(key & mask) == found ? (int)((key >> shift) & digitMask) : miss]++;
                 }
             }
 
-            if (rank <= j)
+            int digit = 0;
+            for (; rank >= h[digit]; digit++)
             {
-                right = j;
+                rank -= h[digit];
             }
-            else if (rank >= i)
-            {
-                left = i;
-            }
-            else
-            {
-                return values[rank];
-            }
+
+            found |= (uint)digit << shift;
+            mask |= digitMask << shift;
         }
 
-        return values[rank];
+        return BitConverter.UInt32BitsToSingle(found);
     }
 }
