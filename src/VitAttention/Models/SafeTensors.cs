@@ -77,7 +77,15 @@ public sealed class SafeTensorsFile : IDisposable
         _dataStart = 8 + (long)headerLength;
         byte[] header = new byte[(int)headerLength];
         ReadAt(8, header);
-        (_tensors, Metadata) = ParseHeader(header, length - _dataStart);
+        try
+        {
+            (_tensors, Metadata) = ParseHeader(header, length - _dataStart);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json: a value of the wrong JSON type (offsets that are strings) or text that is not UTF-8.
+            throw Bad($"the header holds a value of the wrong JSON type or text that is not valid UTF-8 ({e.Message}); the file is corrupt", e);
+        }
     }
 
     /// <summary>The path (or description) the tensors come from, as used in error messages.</summary>

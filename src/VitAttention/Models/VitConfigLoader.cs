@@ -489,11 +489,48 @@ public static partial class VitConfigLoader
 
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 32, AllowTrailingCommas = true });
+            var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 32, AllowTrailingCommas = true });
+            try
+            {
+                CheckStrings(doc.RootElement);
+            }
+            catch (InvalidOperationException e)
+            {
+                doc.Dispose();
+                throw new ModelFormatException($"{path}: holds text that is not valid UTF-8 or a lone UTF-16 surrogate ({e.Message}); download the file again.", e);
+            }
+
+            return doc;
         }
         catch (JsonException e)
         {
             throw new ModelFormatException($"{path}: not valid JSON ({e.Message}); download the file again.", e);
+        }
+    }
+
+    /// <summary>Decodes every string and property name once, so later reads cannot fail on bad UTF-8 (JsonDocument.Parse does not check it).</summary>
+    private static void CheckStrings(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    CheckStrings(item);
+                }
+
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    _ = property.Name;
+                    CheckStrings(property.Value);
+                }
+
+                break;
         }
     }
 
