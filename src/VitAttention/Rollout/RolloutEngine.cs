@@ -269,7 +269,11 @@ public sealed unsafe class RolloutEngine
     private sealed class Lane : IThreadPoolWorkItem
     {
         private readonly SimdWidth _width;
-        private readonly ManualResetEventSlim _done = new(false);
+        // Completion of the pool half of a split chain. A monitor on a preallocated object, not ManualResetEventSlim:
+        // the latter allocates its lock object and kernel event the first time a wait has to block, which happens
+        // only under load, so "0 B after warm-up" would fail exactly when the machine is busy.
+        private readonly object _gate = new();
+        private bool _finished;
         private AlignedBuffer? _layer;    // Ã_l, [rows, ld]
         private AlignedBuffer? _product;  // running product, [rows, ld]
         private AlignedBuffer? _spare;    // next product, [rows, ld]
@@ -350,7 +354,7 @@ public sealed unsafe class RolloutEngine
         {
             _jobStack = stack;
             (_jobShape, _jobItem, _jobOptions, _jobFrom, _jobTo, _jobError) = (shape, item, options, from, to, null);
-            _done.Reset();
+            _finished = false;
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
 
@@ -366,13 +370,24 @@ public sealed unsafe class RolloutEngine
             }
             finally
             {
-                _done.Set();
+                lock (_gate)
+                {
+                    _finished = true;
+                    Monitor.PulseAll(_gate);
+                }
             }
         }
 
         public void WaitChain()
         {
-            _done.Wait();
+            lock (_gate)
+            {
+                while (!_finished)
+                {
+                    Monitor.Wait(_gate);
+                }
+            }
+
             _jobStack = null;
             _jobOptions = null;
             _jobError?.Throw();
