@@ -394,7 +394,7 @@ public sealed class VitSession : IDisposable
                 throw new DeviceUnavailableException($"CUDA was requested for model '{model.Source}' but cannot be used: {why}. {fix}", failure);
             }
 
-            options.Log?.Invoke($"warning: CUDA was requested for model '{model.Source}' but cannot be used ({why}); running on the CPU instead.");
+            options.Log?.Invoke($"CUDA was requested for model '{model.Source}' but cannot be used ({why}); running on the CPU instead.");
             return (cpu, ExecutionDevice.Cpu);
         }
 

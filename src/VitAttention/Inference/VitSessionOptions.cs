@@ -46,6 +46,6 @@ public sealed record VitSessionOptions
     /// <summary>ONNX Runtime graph optimisation level (default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>).</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
-    /// <summary>Receives warnings, such as a fallback from CUDA to the CPU. Null discards them.</summary>
+    /// <summary>Receives warnings, such as a fallback from CUDA to the CPU, one line each without a "warning:" prefix (the caller adds its own). Null discards them.</summary>
     public Action<string>? Log { get; init; }
 }
