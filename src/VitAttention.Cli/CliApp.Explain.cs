@@ -12,7 +12,7 @@ internal static partial class CliApp
     private static int Explain(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         var a = Parse("explain", args,
-            ["out", "layers", "top", "roi", "colormap", "alpha", "head-fusion", "discard", "top-classes", "batch"], []);
+            ["out", "layers", "top", "roi", "colormap", "alpha", "head-fusion", "discard", "top-classes", "batch", "clip-percentile"], ["colorbar"]);
         if (a.Positionals.Count == 0)
         {
             throw new UsageException("'explain' needs at least one image path.");
@@ -34,6 +34,8 @@ internal static partial class CliApp
         {
             Colormap = a.Enum("colormap", Colormap.Jet),
             Alpha = a.Float("alpha", 0.6f, 0f, 1f),
+            ClipPercentile = a.Get("clip-percentile") is null ? null : a.Float("clip-percentile", 99f, 50f, 100f),
+            ColorBar = a.Has("colorbar"),
         };
         var options = new ExplainOptions
         {

@@ -30,7 +30,7 @@ internal static partial class CliApp
         commands:
           explain <image…> [--model M] --out DIR [--layers 1,6,12] [--top 3] [--roi x,y,w,h]
                   [--colormap jet|viridis|inferno|turbo|grey] [--alpha 0.6] [--head-fusion mean|max|min]
-                  [--discard 0] [--top-classes 5] [--json]
+                  [--discard 0] [--top-classes 5] [--clip-percentile 99] [--colorbar] [--batch 8] [--json]
               write <stem>.cls.png, .layers.png, .focused.png, .rollout.png and .json for each image;
               for two images also <a>_vs_<b>.<figure>.png side by side
           classify <image> [--model M] [--top 5] [--json]

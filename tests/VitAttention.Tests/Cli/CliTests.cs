@@ -200,6 +200,7 @@ public class CliTests
         }
     }
 
+    [TestCase("--clip-percentile", "20")]
     [TestCase("--roi", "1,2,3")]
     [TestCase("--alpha", "1.5")]
     [TestCase("--colormap", "rainbow")]
@@ -210,6 +211,26 @@ public class CliTests
         var (code, _, err) = Run("explain", Cat, "--model", Hf, "--out", Path.GetTempPath(), option, value);
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.Contain(option));
+    }
+
+    [Test]
+    public void Explain_ColorBarAndClip_FigureGetsTallerForTheBar()
+    {
+        string plain = FixturePaths.NewTempFolder(), barred = FixturePaths.NewTempFolder();
+        try
+        {
+            Assert.That(Run("explain", Cat, "--model", Hf, "--out", plain).Code, Is.EqualTo(0));
+            var (code, _, err) = Run("explain", Cat, "--model", Hf, "--out", barred, "--colorbar", "--clip-percentile", "95");
+            Assert.That(code, Is.EqualTo(0), err);
+            using var a = SkiaSharp.SKBitmap.Decode(Path.Combine(plain, "chelsea.cls.png"));
+            using var b = SkiaSharp.SKBitmap.Decode(Path.Combine(barred, "chelsea.cls.png"));
+            Assert.That(b.Width * b.Height, Is.GreaterThan(a.Width * a.Height), "the colour bar adds space to the figure");
+        }
+        finally
+        {
+            Directory.Delete(plain, recursive: true);
+            Directory.Delete(barred, recursive: true);
+        }
     }
 
     [Test]
