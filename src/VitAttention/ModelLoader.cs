@@ -88,32 +88,15 @@ public static class ModelLoader
 
     private static PreparedModel LoadFolder(string folder, ModelLoadOptions options)
     {
-        if (File.Exists(Path.Combine(folder, "model.safetensors")) || File.Exists(Path.Combine(folder, VitConfigLoader.ConfigFile)) && !HasOnnx(folder, out _))
+        string? onnx = OnnxModelLoader.FindOnnxInFolder(folder);
+        if (File.Exists(Path.Combine(folder, VitWeights.WeightsFile)) || (onnx is null && File.Exists(Path.Combine(folder, VitConfigLoader.ConfigFile))))
         {
             return VitOnnxBuilder.PrepareCached(folder);
         }
 
-        if (HasOnnx(folder, out string? onnx))
-        {
-            return OnnxModelLoader.PrepareOnnx(onnx, options.Log);
-        }
-
-        throw new ModelFormatException(
-            $"folder '{folder}' holds no model: expected config.json with model.safetensors (a Hugging Face or timm checkpoint), or model.onnx / onnx/model.onnx.");
-    }
-
-    private static bool HasOnnx(string folder, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? path)
-    {
-        foreach (string candidate in new[] { Path.Combine(folder, "model.onnx"), Path.Combine(folder, "onnx", "model.onnx") })
-        {
-            if (File.Exists(candidate))
-            {
-                path = candidate;
-                return true;
-            }
-        }
-
-        path = null;
-        return false;
+        return onnx is not null
+            ? OnnxModelLoader.PrepareOnnx(onnx, options.Log)
+            : throw new ModelFormatException(
+                $"folder '{folder}' holds no model: expected config.json with model.safetensors (a Hugging Face or timm checkpoint), or model.onnx / onnx/model.onnx.");
     }
 }

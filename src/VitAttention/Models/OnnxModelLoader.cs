@@ -137,21 +137,16 @@ public static class OnnxModelLoader
         AtomicFile.Write(target, model.Onnx);
     }
 
+    /// <summary>The ONNX file of a model folder: <c>model.onnx</c>, else <c>onnx/model.onnx</c> (Optimum, transformers.js); null when neither exists.</summary>
+    internal static string? FindOnnxInFolder(string folder) =>
+        new[] { "model.onnx", Path.Combine("onnx", "model.onnx") }.Select(c => Path.Combine(folder, c)).FirstOrDefault(File.Exists);
+
     private static string ResolveFile(string onnxPath)
     {
         string full = Path.GetFullPath(onnxPath);
         if (Directory.Exists(full))
         {
-            foreach (string candidate in new[] { "model.onnx", Path.Combine("onnx", "model.onnx") })
-            {
-                string file = Path.Combine(full, candidate);
-                if (File.Exists(file))
-                {
-                    return file;
-                }
-            }
-
-            throw new FileNotFoundException(
+            return FindOnnxInFolder(full) ?? throw new FileNotFoundException(
                 $"Folder '{onnxPath}' holds neither model.onnx nor onnx/model.onnx; pass the .onnx file itself.", onnxPath);
         }
 
