@@ -78,9 +78,10 @@ internal static partial class CliApp
             var comparisons = new List<string>();
             if (explanations.Count == 2)
             {
-                foreach (var (kind, suffix) in new[] { (FigureKind.ClsOverlay, ".cls.png"), (FigureKind.Layers, ".layers.png"), (FigureKind.FocusedLayers, ".focused.png"), (FigureKind.Rollout, ".rollout.png") })
+                var sideBySide = FigurePaths.For(outDir, ComparisonStem(stems));
+                foreach (var (kind, _) in FigurePaths.FigureSuffixes)
                 {
-                    string path = Path.Combine(outDir, $"{stems[0]}_vs_{stems[1]}{suffix}");
+                    string path = sideBySide.Of(kind);
                     using var image = Explanation.Compare(explanations[0], explanations[1], kind);
                     Figures.Save(image, path);
                     comparisons.Add(path);
@@ -122,21 +123,24 @@ internal static partial class CliApp
     internal static void RefuseOverwritingInputs(IReadOnlyList<string> images, string outDir, string[] stems)
     {
         var inputs = images.ToDictionary(i => Path.GetFullPath(i), i => i, StringComparer.Ordinal);
-        var outputs = stems.SelectMany(s => new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png", ".json" }.Select(x => s + x)).ToList();
+        var outputs = stems.SelectMany(s => FigurePaths.For(outDir, s).All).ToList();
         if (stems.Length == 2)
         {
-            outputs.AddRange(new[] { ".cls.png", ".layers.png", ".focused.png", ".rollout.png" }.Select(x => $"{stems[0]}_vs_{stems[1]}{x}"));
+            var sideBySide = FigurePaths.For(outDir, ComparisonStem(stems));
+            outputs.AddRange(FigurePaths.FigureSuffixes.Select(f => sideBySide.Of(f.Kind)));
         }
 
         foreach (string output in outputs)
         {
-            string full = Path.GetFullPath(Path.Combine(outDir, output));
-            if (inputs.TryGetValue(full, out string? input))
+            if (inputs.TryGetValue(Path.GetFullPath(output), out string? input))
             {
-                throw new UsageException($"'explain' would write {output} over the input image '{input}'; choose another --out folder.");
+                throw new UsageException($"'explain' would write {Path.GetFileName(output)} over the input image '{input}'; choose another --out folder.");
             }
         }
     }
+
+    /// <summary>The stem of the side-by-side figures of two photos.</summary>
+    private static string ComparisonStem(string[] stems) => $"{stems[0]}_vs_{stems[1]}";
 
     /// <summary>File stems for the images, made unique when two images share a file name.</summary>
     internal static string[] UniqueStems(IReadOnlyList<string> images)

@@ -26,7 +26,35 @@ public enum FigureKind
 /// <param name="FocusedLayers"><c>&lt;stem&gt;.focused.png</c>.</param>
 /// <param name="Rollout"><c>&lt;stem&gt;.rollout.png</c>.</param>
 /// <param name="Json"><c>&lt;stem&gt;.json</c>.</param>
-public sealed record FigurePaths(string ClsOverlay, string Layers, string FocusedLayers, string Rollout, string Json);
+public sealed record FigurePaths(string ClsOverlay, string Layers, string FocusedLayers, string Rollout, string Json)
+{
+    /// <summary>Each figure and the suffix its file gets after the stem.</summary>
+    internal static readonly (FigureKind Kind, string Suffix)[] FigureSuffixes =
+    [
+        (FigureKind.ClsOverlay, ".cls.png"), (FigureKind.Layers, ".layers.png"),
+        (FigureKind.FocusedLayers, ".focused.png"), (FigureKind.Rollout, ".rollout.png"),
+    ];
+
+    /// <summary>The paths <see cref="Explanation.SaveFigures"/> writes for <paramref name="stem"/> in <paramref name="folder"/>.</summary>
+    public static FigurePaths For(string folder, string stem)
+    {
+        string P(string suffix) => Path.Combine(folder, stem + suffix);
+        return new(P(FigureSuffixes[0].Suffix), P(FigureSuffixes[1].Suffix), P(FigureSuffixes[2].Suffix), P(FigureSuffixes[3].Suffix), P(".json"));
+    }
+
+    /// <summary>The path of one figure.</summary>
+    public string Of(FigureKind kind) => kind switch
+    {
+        FigureKind.ClsOverlay => ClsOverlay,
+        FigureKind.Layers => Layers,
+        FigureKind.FocusedLayers => FocusedLayers,
+        FigureKind.Rollout => Rollout,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown figure"),
+    };
+
+    /// <summary>Every file: the four figures, then the JSON.</summary>
+    public IReadOnlyList<string> All => [ClsOverlay, Layers, FocusedLayers, Rollout, Json];
+}
 
 public sealed partial class Explanation
 {
@@ -108,16 +136,11 @@ public sealed partial class Explanation
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         stem ??= DefaultStem;
         Directory.CreateDirectory(folder);
-        string P(string suffix) => Path.Combine(folder, stem + suffix);
-        var paths = new FigurePaths(P(".cls.png"), P(".layers.png"), P(".focused.png"), P(".rollout.png"), P(".json"));
-        foreach (var (kind, path) in new[]
-        {
-            (FigureKind.ClsOverlay, paths.ClsOverlay), (FigureKind.Layers, paths.Layers),
-            (FigureKind.FocusedLayers, paths.FocusedLayers), (FigureKind.Rollout, paths.Rollout),
-        })
+        var paths = FigurePaths.For(folder, stem);
+        foreach (var (kind, _) in FigurePaths.FigureSuffixes)
         {
             using var image = Draw(kind);
-            Figures.Save(image, path);
+            Figures.Save(image, paths.Of(kind));
         }
 
         using (var json = new MemoryStream())
