@@ -85,12 +85,18 @@ public sealed record ExplainOptions
                 throw new ArgumentException("Layers is empty; give at least one one-based layer number, or null for the default.", nameof(Layers));
             }
 
-            foreach (int layer in Layers)
+            CheckLayerNumbers(Layers, layers, nameof(Layers));
+        }
+    }
+
+    /// <summary>Throws when a one-based layer number is outside 1..<paramref name="layers"/>.</summary>
+    internal static void CheckLayerNumbers(IReadOnlyList<int> numbers, int layers, string parameter)
+    {
+        foreach (int layer in numbers)
+        {
+            if (layer < 1 || layer > layers)
             {
-                if (layer < 1 || layer > layers)
-                {
-                    throw new ArgumentException($"Layer {layer} does not exist: this model's layers are numbered 1 to {layers}.", nameof(Layers));
-                }
+                throw new ArgumentException($"Layer {layer} does not exist: this model's layers are numbered 1 to {layers}.", parameter);
             }
         }
     }

@@ -66,14 +66,7 @@ public sealed partial class Explanation
     public SKImage DrawLayers(IReadOnlyList<int>? layers = null)
     {
         layers ??= Options.LayersFor(Layers.Count);
-        foreach (int layer in layers)
-        {
-            if (layer < 1 || layer > Layers.Count)
-            {
-                throw new ArgumentException($"Layer {layer} does not exist: this model's layers are numbered 1 to {Layers.Count}.", nameof(layers));
-            }
-        }
-
+        ExplainOptions.CheckLayerNumbers(layers, Layers.Count, nameof(layers));
         return Figures.Layers(Photo, SeenRegion, Maps, layers, Options.Figure);
     }
 
