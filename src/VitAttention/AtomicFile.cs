@@ -28,16 +28,21 @@ internal static class AtomicFile
         }
         catch
         {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // The original error matters more than a leftover temporary file.
-            }
-
+            TryDelete(temp); // the original error matters more than a leftover temporary file
             throw;
+        }
+    }
+
+    /// <summary>Deletes a file if it can; a leftover temporary name is never read, so failure is ignored.</summary>
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort.
         }
     }
 }

@@ -112,7 +112,7 @@ internal sealed class HubCacheLayout
         }
         finally
         {
-            TryDelete(temp);
+            AtomicFile.TryDelete(temp);
         }
 
         return snapshot;
@@ -201,18 +201,6 @@ internal sealed class HubCacheLayout
         }
 
         return true;
-    }
-
-    public static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: a leftover temporary name is never read.
-        }
     }
 
     private static string ToLocal(string slashPath) => slashPath.Replace('/', Path.DirectorySeparatorChar);

@@ -429,7 +429,7 @@ public sealed class HubClient : IDisposable
             long existing = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
             if (existing > 0 && meta.Size is long expectedSize && existing > expectedSize)
             {
-                HubCacheLayout.TryDelete(incomplete);
+                AtomicFile.TryDelete(incomplete);
                 existing = 0;
             }
 
@@ -442,7 +442,7 @@ public sealed class HubClient : IDisposable
             long actualSize = new FileInfo(incomplete).Length;
             if (meta.Size is long announced && actualSize != announced)
             {
-                HubCacheLayout.TryDelete(incomplete);
+                AtomicFile.TryDelete(incomplete);
                 throw new ModelHubException(
                     $"the download of {Describe(id, filename)} has the wrong size: the hub announced {announced} bytes but " +
                     $"{actualSize} arrived; the partial file was deleted and nothing was cached. Run again; if it persists, " +
@@ -454,7 +454,7 @@ public sealed class HubClient : IDisposable
                 string actual = BlobChecksum.Compute(incomplete, algorithm);
                 if (!string.Equals(actual, meta.Etag, StringComparison.OrdinalIgnoreCase))
                 {
-                    HubCacheLayout.TryDelete(incomplete);
+                    AtomicFile.TryDelete(incomplete);
                     if (reusedBytes && attempt == 0)
                     {
                         // Bytes kept from an earlier run may be the bad part: start once more from zero.
@@ -494,7 +494,7 @@ public sealed class HubClient : IDisposable
             {
                 // The kept bytes do not fit what the server has (or it answered another range): start from zero.
                 response.Dispose();
-                HubCacheLayout.TryDelete(incomplete);
+                AtomicFile.TryDelete(incomplete);
                 return await FetchAsync(id, filename, meta, incomplete, 0, reporter, ct).ConfigureAwait(false);
             }
             else if (partial)
@@ -556,7 +556,7 @@ public sealed class HubClient : IDisposable
                         if (received + read > limit)
                         {
                             file.Dispose();
-                            HubCacheLayout.TryDelete(incomplete);
+                            AtomicFile.TryDelete(incomplete);
                             throw new ModelHubException(meta.Size is long announced
                                 ? $"the download of {Describe(id, filename)} has the wrong size: the hub announced {announced} bytes but more arrived; " +
                                   "the partial file was deleted and nothing was cached. Run again; if it persists, a proxy or the server is altering the file."
