@@ -63,7 +63,7 @@ public sealed class VitExplainer : IDisposable
 
         using var image = _preprocessor.Preprocess(imagePath);
         var output = _session.Run(image.Pixels, 1, cancellationToken);
-        return Predictions.TopK(output.LogitsOf(0), Config, Math.Min(topK, Config.NumClasses));
+        return Predictions.TopK(output.LogitsOf(0), Config, topK);
     }
 
     /// <summary>Explains a photo file.</summary>
@@ -239,7 +239,7 @@ public sealed class VitExplainer : IDisposable
             // A model without a classifier (DINO) explains attention only: no probabilities, no predictions.
             var logits = config.NumClasses > 0 ? output.LogitsOf(item) : [];
             float[] probabilities = config.NumClasses > 0 ? Predictions.Softmax(logits) : [];
-            IReadOnlyList<Prediction> top = config.NumClasses > 0 ? Predictions.TopK(logits, config, Math.Min(options.TopK, config.NumClasses)) : [];
+            IReadOnlyList<Prediction> top = config.NumClasses > 0 ? Predictions.TopKOfProbabilities(probabilities, config, options.TopK) : [];
             return new Explanation(image.Source, config, options, top, probabilities, layers, rollout, row, focus, image.Photo, seen, stack, item);
         }
         finally

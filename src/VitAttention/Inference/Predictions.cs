@@ -96,7 +96,12 @@ public static class Predictions
             throw new ArgumentException($"k must be at least 1, got {k}.", nameof(k));
         }
 
-        float[] p = Softmax(logits);
+        return TopKOfProbabilities(Softmax(logits), config, k);
+    }
+
+    /// <summary>The <paramref name="k"/> most probable classes given softmax probabilities already computed (k ≥ 1).</summary>
+    internal static IReadOnlyList<Prediction> TopKOfProbabilities(float[] p, VitConfig config, int k)
+    {
         int[] order = Enumerable.Range(0, p.Length).ToArray();
         // Stable order: descending probability, then ascending index.
         Array.Sort(order, (a, b) => p[b] != p[a] ? p[b].CompareTo(p[a]) : a.CompareTo(b));
