@@ -110,8 +110,8 @@ internal static partial class CliApp
         UnauthorizedAccessException => (ExitCodes.File, e.Message + " Check the permissions."),
         IOException => (ExitCodes.File, e.Message),
         ArgumentException => (ExitCodes.Usage, e.Message),
-        OnnxRuntimeException => (ExitCodes.Model, "ONNX Runtime failed: " + OneLine(e.Message)),
-        _ => (ExitCodes.Internal, $"internal error ({e.GetType().Name}): {OneLine(e.Message)}"),
+        OnnxRuntimeException => (ExitCodes.Model, "ONNX Runtime failed: " + e.Message),
+        _ => (ExitCodes.Internal, $"internal error ({e.GetType().Name}): {e.Message}"),
     };
 
     private static string OneLine(string text) => string.Join(' ', text.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
