@@ -27,7 +27,7 @@ public sealed unsafe class RolloutEngine
 
     private readonly SimdWidth _width;
     private readonly Lane _main;
-    private Lane? _helper;
+    private readonly MatrixJob _matrix;
 
     /// <summary>Creates an engine that runs at the widest vector width this machine accelerates.</summary>
     public RolloutEngine()
@@ -40,6 +40,7 @@ public sealed unsafe class RolloutEngine
     {
         _width = width;
         _main = new Lane(width);
+        _matrix = new MatrixJob(_main);
     }
 
     /// <summary>The vector width the kernels run at.</summary>
@@ -65,34 +66,10 @@ public sealed unsafe class RolloutEngine
 
         fixed (float* stackPtr = stack)
         {
-            float* result;
-            if (options.MaxDegreeOfParallelism > 1 && end - start >= 3)
-            {
-                // Split the chain: a pool thread builds P1 = Ã_mid ⋯ Ã_start while this one builds P2 = Ã_end ⋯ Ã_mid+1;
-                // then R = P2 · P1. Same number of matrix products, two threads' memory bandwidth for the fusion.
-                int mid = start + ((end - start) / 2);
-                Lane helper = _helper ??= new Lane(_width);
-                helper.Prepare(shape);
-                _main.Prepare(shape);
-                helper.StartChain(stackPtr, shape, item, options, start, mid);
-                float* upper;
-                try
-                {
-                    upper = _main.Chain(stackPtr, shape, item, options, mid + 1, end);
-                }
-                finally
-                {
-                    helper.WaitChain();
-                }
-
-                float* lower = helper.ChainResult;
-                result = _main.Multiply(upper, lower, n);
-            }
-            else
-            {
-                _main.Prepare(shape);
-                result = _main.Chain(stackPtr, shape, item, options, start, end);
-            }
+            _main.Prepare(shape);
+            float* result = options.DiscardRatio > 0f
+                ? _main.Chain(stackPtr, shape, item, options, start, end)
+                : _matrix.Run(stackPtr, shape, item, options, start, end);
 
             int ld = _main.Stride;
             for (int i = 0; i < n; i++)
@@ -162,11 +139,9 @@ public sealed unsafe class RolloutEngine
         fixed (float* stackPtr = stack)
         fixed (float* dst = destination)
         {
-            _main.FuseAndCheck(stackPtr + offset, shape.MatrixLength, heads, n, dst, HeadFusion.Mean, layer, item, head ?? 0, query, !inputsAreSoftmax);
-            if (heads > 1)
-            {
-                Scale.Invoke(_width, dst, n, 1f / heads);
-            }
+            float* source = stackPtr + offset;
+            _main.CheckRow(source, shape.MatrixLength, heads, n, layer, item, head ?? 0, query, !inputsAreSoftmax);
+            FuseHeads.Fuse(HeadFusion.Mean, _width, source, shape.MatrixLength, heads, n, 1f / heads, dst, accumulate: false);
         }
     }
 
@@ -264,39 +239,38 @@ public sealed unsafe class RolloutEngine
 
     /// <summary>
     /// One thread's workspace: padded buffers (row stride a multiple of 16 floats, rows a multiple of the
-    /// micro-kernel's row block, padding kept zero) and the per-layer steps. A second lane serves the helper thread.
+    /// micro-kernel's row block, padding kept zero) and the per-layer steps. The main lane also holds the running
+    /// products of <see cref="MatrixJob"/>; a helper thread's lane uses only its own scratch.
     /// </summary>
-    private sealed class Lane : IThreadPoolWorkItem
+    private sealed class Lane
     {
         private readonly SimdWidth _width;
-        // Completion of the pool half of a split chain. A monitor on a preallocated object, not ManualResetEventSlim:
-        // the latter allocates its lock object and kernel event the first time a wait has to block, which happens
-        // only under load, so "0 B after warm-up" would fail exactly when the machine is busy.
-        private readonly object _gate = new();
-        private bool _finished;
-        private AlignedBuffer? _layer;    // Ã_l, [rows, ld]
+        private AlignedBuffer? _layer;    // Ã_l, [rows, ld] (the discard path)
         private AlignedBuffer? _product;  // running product, [rows, ld]
         private AlignedBuffer? _spare;    // next product, [rows, ld]
+        private AlignedBuffer? _block;    // one block of fused rows, [MatrixJob.BlockRows, ld]
         private AlignedBuffer? _vector;   // running row, [ld]
         private AlignedBuffer? _next;     // next row, [ld]
         private AlignedBuffer? _fused;    // one fused row, [ld]
         private readonly int[] _histogram = new int[DiscardLowest.HistogramLength]; // discard selection
         private float[] _sums = [];       // per head row sums, [heads]
         private float[] _rowSums = [];    // fused row sums, [tokens]
-        private int _tokens, _heads;
-
-        // The chain the helper thread runs (set by StartChain, read by Execute).
-        private float* _jobStack;
-        private AttentionShape _jobShape;
-        private int _jobItem, _jobFrom, _jobTo;
-        private RolloutOptions? _jobOptions;
-        private ExceptionDispatchInfo? _jobError;
+        private int _tokens;
 
         public Lane(SimdWidth width) => _width = width;
 
+        public SimdWidth Width => _width;
+
         public int Stride { get; private set; }
 
-        public float* ChainResult { get; private set; }
+        /// <summary>Rows of the padded matrices (a multiple of <see cref="MatrixMultiply.RowBlock"/>).</summary>
+        public int RowsPadded => _product!.Length / Stride;
+
+        public float* Product => _product!.Pointer;
+
+        public float* Spare => _spare!.Pointer;
+
+        public float* Block => _block!.Pointer;
 
         /// <summary>Sizes the buffers for a shape; allocates only when the shape grows.</summary>
         public void Prepare(AttentionShape shape)
@@ -306,7 +280,6 @@ public sealed unsafe class RolloutEngine
                 _sums = new float[shape.Heads];
             }
 
-            _heads = shape.Heads;
             if (shape.Tokens == _tokens)
             {
                 return;
@@ -319,6 +292,7 @@ public sealed unsafe class RolloutEngine
             _layer = new AlignedBuffer(matrix);
             _product = new AlignedBuffer(matrix);
             _spare = new AlignedBuffer(matrix);
+            _block = new AlignedBuffer(checked(MatrixJob.BlockRows * ld));
             _vector = new AlignedBuffer(ld);
             _next = new AlignedBuffer(ld);
             _fused = new AlignedBuffer(ld);
@@ -327,7 +301,8 @@ public sealed unsafe class RolloutEngine
             Stride = ld;
         }
 
-        /// <summary>P = Ã_to ⋯ Ã_from; returns a pointer into this lane's buffers.</summary>
+        /// <summary>P = Ã_to ⋯ Ã_from one whole layer at a time (the discard path: its threshold needs the whole
+        /// fused layer); returns a pointer into this lane's buffers.</summary>
         public float* Chain(float* stack, AttentionShape shape, int item, RolloutOptions options, int from, int to)
         {
             BuildLayer(stack, shape, from, item, options, _product!.Pointer);
@@ -341,65 +316,14 @@ public sealed unsafe class RolloutEngine
             return _product.Pointer;
         }
 
-        private int RowsPadded => _layer!.Length / Stride;
-
-        /// <summary>upper · lower into this lane's spare buffer (neither argument may be it).</summary>
-        public float* Multiply(float* upper, float* lower, int n)
-        {
-            MatrixMultiply.Invoke(_width, upper, lower, _spare!.Pointer, n, Stride, Stride, 0, RowsPadded);
-            return _spare.Pointer;
-        }
-
-        public void StartChain(float* stack, AttentionShape shape, int item, RolloutOptions options, int from, int to)
-        {
-            _jobStack = stack;
-            (_jobShape, _jobItem, _jobOptions, _jobFrom, _jobTo, _jobError) = (shape, item, options, from, to, null);
-            _finished = false;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-
-        public void Execute()
-        {
-            try
-            {
-                ChainResult = Chain(_jobStack, _jobShape, _jobItem, _jobOptions!, _jobFrom, _jobTo);
-            }
-            catch (Exception ex)
-            {
-                _jobError = ExceptionDispatchInfo.Capture(ex);
-            }
-            finally
-            {
-                lock (_gate)
-                {
-                    _finished = true;
-                    Monitor.PulseAll(_gate);
-                }
-            }
-        }
-
-        public void WaitChain()
-        {
-            lock (_gate)
-            {
-                while (!_finished)
-                {
-                    Monitor.Wait(_gate);
-                }
-            }
-
-            _jobStack = null;
-            _jobOptions = null;
-            _jobError?.Throw();
-        }
-
         /// <summary>r = e_q · Ã_end ⋯ Ã_start; returns a pointer to tokens floats in this lane's buffers.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public float* Row(float* stack, AttentionShape shape, int item, RolloutOptions options)
         {
-            int n = shape.Tokens;
+            int n = shape.Tokens, heads = shape.Heads;
             float alpha = options.ResidualAlpha;
-            float scale = options.Fusion == HeadFusion.Mean ? 1f / shape.Heads : 1f;
+            float scale = options.Fusion == HeadFusion.Mean ? 1f / heads : 1f;
+            bool mean = options.Fusion == HeadFusion.Mean;
             float* r = _vector!.Pointer, next = _next!.Pointer, f = _fused!.Pointer;
             new Span<float>(r, n).Clear();
             r[options.QueryToken] = 1f;
@@ -421,25 +345,45 @@ public sealed unsafe class RolloutEngine
                 }
                 else
                 {
-                    // r·Ã = Σ_k r_k · rownorm(α·scale·f_k + (1 − α)·e_k): fuse row k in L1, fold its normalisation
-                    // into the coefficient, add. The fused matrix is never written.
+                    // r·Ã = Σ_k r_k · rownorm(α·scale·f_k + (1 − α)·e_k): check row k (pass 1), then fuse it from L1
+                    // straight into the next vector with its normalisation folded into the factor (pass 2). For max
+                    // and min the fused row's sum is needed first, so it is fused into a scratch row. The fused
+                    // matrix is never written; every attention value is read from memory once.
                     float* rowBase = stack + shape.OffsetOf(l, item);
                     for (int k = 0; k < n; k++)
                     {
-                        float sum = FuseAndCheck(rowBase + ((long)k * n), shape.MatrixLength, shape.Heads, n, f, options.Fusion, l, item, 0, k, !options.InputsAreSoftmax);
-                        float total = (alpha * scale * sum) + (1f - alpha);
+                        float* source = rowBase + ((long)k * n);
+                        float sum = CheckRow(source, shape.MatrixLength, heads, n, l, item, 0, k, !options.InputsAreSoftmax);
                         float rk = r[k];
+                        if (rk == 0f)
+                        {
+                            continue;
+                        }
+
+                        if (!mean)
+                        {
+                            FuseHeads.Fuse(options.Fusion, _width, source, shape.MatrixLength, heads, n, 1f, f, accumulate: false);
+                            sum = RowSum.Invoke(_width, f, n);
+                        }
+
+                        float total = (alpha * scale * sum) + (1f - alpha);
                         if (!(total > 0f))
                         {
                             next[k] += rk;
                             continue;
                         }
 
-                        if (rk != 0f)
+                        float factor = rk * alpha * scale / total;
+                        if (mean)
                         {
-                            MultiplyAdd.Invoke(_width, f, rk * alpha * scale / total, next, n);
-                            next[k] += rk * (1f - alpha) / total;
+                            FuseHeads.Fuse(HeadFusion.Mean, _width, source, shape.MatrixLength, heads, n, factor, next, accumulate: true);
                         }
+                        else
+                        {
+                            MultiplyAdd.Invoke(_width, f, factor, next, n);
+                        }
+
+                        next[k] += rk * (1f - alpha) / total;
                     }
                 }
 
@@ -452,20 +396,34 @@ public sealed unsafe class RolloutEngine
         }
 
         /// <summary>
-        /// Fuses one row across <paramref name="heads"/> heads into <paramref name="destination"/>, checks every value
-        /// read, and returns the fused row's sum (the heads' sum for mean fusion).
+        /// Checks one row of <paramref name="heads"/> heads (NaN, infinity, negative values, and each head's row sum
+        /// when asked) and returns the sum of the heads' row sums.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public float FuseAndCheck(
-            float* source, long headStride, int heads, int n, float* destination, HeadFusion fusion, int layer, int item, int firstHead, int row,
-            bool checkRowSums)
+        public float CheckRow(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool checkRowSums)
         {
-            float min;
+            bool signBits;
             fixed (float* sums = _sums)
             {
-                min = FuseHeads.Invoke(fusion, _width, source, headStride, heads, n, destination, sums);
+                signBits = FuseHeads.SumHeads(_width, source, headStride, heads, n, sums);
             }
 
+            float total = 0f;
+            for (int h = 0; h < heads; h++)
+            {
+                total += _sums[h];
+            }
+
+            if (!float.IsFinite(total) || signBits || checkRowSums)
+            {
+                CheckSums(source, headStride, heads, n, layer, item, firstHead, row, signBits, checkRowSums);
+            }
+
+            return total;
+        }
+
+        private void CheckSums(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool signBits, bool checkRowSums)
+        {
             for (int h = 0; h < heads; h++)
             {
                 if (!float.IsFinite(_sums[h]))
@@ -474,24 +432,52 @@ public sealed unsafe class RolloutEngine
                 }
             }
 
-            if (min < 0f)
+            if (signBits)
             {
-                ThrowNegative(source, headStride, heads, n, layer, item, firstHead, row);
+                // Rare: a sign bit is set somewhere (a negative value, or a harmless −0); look for the culprit.
+                CheckNotNegative(source, headStride, heads, n, layer, item, firstHead, row);
             }
 
-            float total = 0f;
-            for (int h = 0; h < heads; h++)
+            for (int h = 0; checkRowSums && h < heads; h++)
             {
                 float s = _sums[h];
-                if (checkRowSums && MathF.Abs(s - 1f) > RowSumTolerance)
+                if (MathF.Abs(s - 1f) > RowSumTolerance)
                 {
                     ThrowRowSum(layer, item, firstHead + h, row, s);
                 }
-
-                total += s;
             }
+        }
 
-            return fusion == HeadFusion.Mean ? total : RowSum.Invoke(_width, destination, n);
+        /// <summary>
+        /// Rows [<paramref name="from"/>, <paramref name="to"/>) of Ã_l = rownorm(α·fuse(A_l) + (1 − α)·I), checked,
+        /// written to <paramref name="destination"/> (row <paramref name="from"/> first, stride <see cref="Stride"/>).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void FuseRows(float* stack, AttentionShape shape, int layer, int item, RolloutOptions options, int from, int to, float* destination)
+        {
+            int n = shape.Tokens, heads = shape.Heads;
+            float alpha = options.ResidualAlpha;
+            bool mean = options.Fusion == HeadFusion.Mean;
+            float scale = mean ? 1f / heads : 1f;
+            float* rowBase = stack + shape.OffsetOf(layer, item);
+            for (int q = from; q < to; q++)
+            {
+                float* source = rowBase + ((long)q * n);
+                float* dst = destination + ((long)(q - from) * Stride);
+                float sum = CheckRow(source, shape.MatrixLength, heads, n, layer, item, 0, q, !options.InputsAreSoftmax);
+                float total = (alpha * scale * sum) + (1f - alpha);
+                if (mean && total > 0f)
+                {
+                    // The normalisation is known before the fusion: one pass writes the finished row.
+                    FuseHeads.Fuse(HeadFusion.Mean, _width, source, shape.MatrixLength, heads, n, alpha * scale / total, dst, accumulate: false);
+                    dst[q] += (1f - alpha) / total;
+                }
+                else
+                {
+                    FuseHeads.Fuse(options.Fusion, _width, source, shape.MatrixLength, heads, n, 1f, dst, accumulate: false);
+                    ResidualNormalize.Invoke(_width, dst, n, q, mean ? sum : RowSum.Invoke(_width, dst, n), alpha, scale);
+                }
+            }
         }
 
         /// <summary>Writes Ã_l = rownorm(α·fuse(A_l) + (1 − α)·I), after the discard, into a padded matrix.</summary>
@@ -499,27 +485,23 @@ public sealed unsafe class RolloutEngine
         private void BuildLayer(float* stack, AttentionShape shape, int layer, int item, RolloutOptions options, float* destination)
         {
             int n = shape.Tokens, ld = Stride;
+            if (!(options.DiscardRatio > 0f))
+            {
+                FuseRows(stack, shape, layer, item, options, 0, n, destination);
+                return;
+            }
+
             float alpha = options.ResidualAlpha;
-            float scale = options.Fusion == HeadFusion.Mean ? 1f / shape.Heads : 1f;
-            bool discard = options.DiscardRatio > 0f;
+            bool mean = options.Fusion == HeadFusion.Mean;
+            float scale = mean ? 1f / shape.Heads : 1f;
             float* rowBase = stack + shape.OffsetOf(layer, item);
             for (int q = 0; q < n; q++)
             {
+                float* source = rowBase + ((long)q * n);
                 float* dst = destination + ((long)q * ld);
-                float sum = FuseAndCheck(rowBase + ((long)q * n), shape.MatrixLength, shape.Heads, n, dst, options.Fusion, layer, item, 0, q, !options.InputsAreSoftmax);
-                if (discard)
-                {
-                    _rowSums[q] = sum;
-                }
-                else
-                {
-                    ResidualNormalize.Invoke(_width, dst, n, q, sum, alpha, scale);
-                }
-            }
-
-            if (!discard)
-            {
-                return;
+                float sum = CheckRow(source, shape.MatrixLength, shape.Heads, n, layer, item, 0, q, !options.InputsAreSoftmax);
+                FuseHeads.Fuse(options.Fusion, _width, source, shape.MatrixLength, shape.Heads, n, 1f, dst, accumulate: false);
+                _rowSums[q] = mean ? sum : RowSum.Invoke(_width, dst, n);
             }
 
             int p = options.PrefixTokens;
@@ -532,6 +514,21 @@ public sealed unsafe class RolloutEngine
             }
         }
 
+        private static void CheckNotNegative(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    float value = source[(h * headStride) + j];
+                    if (value < 0f)
+                    {
+                        ThrowNegative(value, layer, item, firstHead + h, row);
+                    }
+                }
+            }
+        }
+
         [DoesNotReturn]
         private static void ThrowNotFinite(int layer, int item, int head, int row) =>
             throw new ArgumentException(
@@ -539,27 +536,10 @@ public sealed unsafe class RolloutEngine
                 "pass attention probabilities (softmax outputs) from a healthy forward pass.", "stack");
 
         [DoesNotReturn]
-        private static void ThrowNegative(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row)
-        {
-            // Slow path: find the first head with a negative value to name it.
-            int head = 0;
-            float value = 0f;
-            for (int h = 0; h < heads && value >= 0f; h++)
-            {
-                for (int j = 0; j < n; j++)
-                {
-                    if (source[(h * headStride) + j] < 0f)
-                    {
-                        (head, value) = (h, source[(h * headStride) + j]);
-                        break;
-                    }
-                }
-            }
-
+        private static void ThrowNegative(float value, int layer, int item, int head, int row) =>
             throw new ArgumentException(
-                $"The attention stack holds a negative value ({value}) at layer {layer}, item {item}, head {firstHead + head}, row {row}: " +
+                $"The attention stack holds a negative value ({value}) at layer {layer}, item {item}, head {head}, row {row}: " +
                 "rollout needs attention probabilities (softmax outputs), not logits or scores.", "stack");
-        }
 
         [DoesNotReturn]
         private static void ThrowRowSum(int layer, int item, int head, int row, float sum) =>
@@ -567,5 +547,202 @@ public sealed unsafe class RolloutEngine
                 $"The attention row at layer {layer}, item {item}, head {head}, row {row} sums to {sum}, not 1 (tolerance {RowSumTolerance}): " +
                 "pass softmax outputs over the last axis in [layer, batch, head, query, key] order, or set " +
                 "RolloutOptions.InputsAreSoftmax if the rows are known to be probabilities.", "stack");
+    }
+
+    /// <summary>
+    /// The full rollout matrix without discard, in blocks: phase 0 writes Ã_start into the first product buffer;
+    /// phase p (layer start + p) computes P_p = Ã_l · P_p−1 in blocks of <see cref="BlockRows"/> rows, each block
+    /// fusing its rows of Ã_l into its thread's scratch (memory-bound: the heads' rows stream from RAM) and at once
+    /// multiplying them by P_p−1 (compute-bound, P_p−1 in cache). Interleaving the two lets the next rows' prefetches
+    /// run under the FMA work.
+    /// </summary>
+    /// <remarks>
+    /// <para>Threads: the calling thread and up to MaxDegreeOfParallelism − 1 thread-pool helpers (never more than
+    /// the machine's processors) claim blocks from one shared counter of tickets (phase · blocks + block), so no
+    /// thread waits on a fixed share of another's. A block fuses before it waits: only its multiplication needs
+    /// the whole of P_p−1, so it waits until every block of the earlier phases is done. P_p and P_p−2 share a
+    /// buffer; that is safe because a block writes P_p only after that wait, when nobody reads P_p−2 any more.</para>
+    /// <para>A helper that has not started by the time the work is done is cancelled (the caller never waits for
+    /// the pool to schedule one), and a stale work item from an earlier call that starts later either serves the
+    /// current call or returns at once. An input error in any thread stops the others and is rethrown on the
+    /// calling thread. Waits spin, then yield; nothing allocates after the first call for a shape.</para>
+    /// </remarks>
+    private sealed class MatrixJob
+    {
+        /// <summary>Rows per block: two micro-kernel row tiles.</summary>
+        public const int BlockRows = 2 * MatrixMultiply.RowBlock;
+
+        private readonly Lane _owner;
+        private Helper[] _helpers = [];
+
+        private float* _stack;
+        private AttentionShape _shape;
+        private RolloutOptions? _options;
+        private int _item, _start, _blocks, _tickets;
+        private int _ticket, _done;
+        private volatile bool _failed;
+        private ExceptionDispatchInfo? _error;
+
+        public MatrixJob(Lane owner) => _owner = owner;
+
+        /// <summary>R = Ã_end ⋯ Ã_start; returns a pointer into the owner lane's buffers.</summary>
+        public float* Run(float* stack, AttentionShape shape, int item, RolloutOptions options, int start, int end)
+        {
+            int phases = end - start + 1;
+            int blocks = (_owner.RowsPadded + BlockRows - 1) / BlockRows;
+            int helpers = Math.Min(options.MaxDegreeOfParallelism, Environment.ProcessorCount) - 1;
+            if (phases < 2 || shape.Tokens < 2 * BlockRows)
+            {
+                helpers = 0;   // too little work to share
+            }
+
+            _stack = stack;
+            (_shape, _item, _options, _start, _blocks, _tickets) = (shape, item, options, start, blocks, phases * blocks);
+            (_ticket, _done, _failed, _error) = (0, 0, false, null);
+            if (helpers > _helpers.Length)
+            {
+                int had = _helpers.Length;
+                Array.Resize(ref _helpers, helpers);
+                for (int i = had; i < helpers; i++)
+                {
+                    _helpers[i] = new Helper(this, new Lane(_owner.Width));
+                }
+            }
+
+            for (int i = 0; i < helpers; i++)
+            {
+                _helpers[i].Lane.Prepare(shape);
+                _helpers[i].Start();
+            }
+
+            Work(_owner);
+            for (int i = 0; i < helpers; i++)
+            {
+                _helpers[i].Join();
+            }
+
+            _stack = null;
+            _options = null;
+            _error?.Throw();
+            return Output(phases - 1);
+        }
+
+        private float* Output(int phase) => (phase & 1) == 0 ? _owner.Product : _owner.Spare;
+
+        /// <summary>Claims and runs blocks until none are left or a thread has failed.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Work(Lane lane)
+        {
+            try
+            {
+                int n = _shape.Tokens, ld = _owner.Stride, rows = _owner.RowsPadded;
+                while (!_failed)
+                {
+                    int ticket = Interlocked.Increment(ref _ticket) - 1;
+                    if (ticket >= _tickets)
+                    {
+                        return;
+                    }
+
+                    int phase = ticket / _blocks, block = ticket - (phase * _blocks);
+                    int from = block * BlockRows, to = Math.Min(from + BlockRows, rows), real = Math.Min(to, n);
+                    if (phase == 0)
+                    {
+                        lane.FuseRows(_stack, _shape, _start, _item, _options!, from, real, Output(0) + ((long)from * ld));
+                    }
+                    else
+                    {
+                        float* scratch = lane.Block;
+                        lane.FuseRows(_stack, _shape, _start + phase, _item, _options!, from, real, scratch);
+                        if (real < to)
+                        {
+                            // The padding rows of the last block multiply into P's padding rows: keep them zero.
+                            new Span<float>(scratch + ((long)(real - from) * ld), (to - real) * ld).Clear();
+                        }
+
+                        if (!WaitForPhasesBefore(phase))
+                        {
+                            return;
+                        }
+
+                        // The scratch holds rows [from, to): shift it so that row i of "A" is scratch row i − from.
+                        MatrixMultiply.Invoke(lane.Width, scratch - ((long)from * ld), Output(phase - 1), Output(phase), n, ld, ld, from, to);
+                    }
+
+                    Interlocked.Increment(ref _done);
+                }
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
+                _failed = true;
+            }
+        }
+
+        private bool WaitForPhasesBefore(int phase)
+        {
+            int target = phase * _blocks;
+            SpinWait spin = default;
+            while (Volatile.Read(ref _done) < target)
+            {
+                if (_failed)
+                {
+                    return false;
+                }
+
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+
+            return true;
+        }
+
+        /// <summary>A thread-pool helper: its own lane, and a state that makes start, cancel and join race-free.</summary>
+        private sealed class Helper(MatrixJob job, Lane lane) : IThreadPoolWorkItem
+        {
+            private const int Idle = 0, Queued = 1, Running = 2, Finished = 3;
+            private int _state;
+
+            public Lane Lane { get; } = lane;
+
+            public void Start()
+            {
+                Volatile.Write(ref _state, Queued);
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+
+            public void Execute()
+            {
+                // Only a work item that finds the helper queued runs; a stale one (cancelled earlier) returns.
+                if (Interlocked.CompareExchange(ref _state, Running, Queued) != Queued)
+                {
+                    return;
+                }
+
+                try
+                {
+                    job.Work(Lane);
+                }
+                finally
+                {
+                    Volatile.Write(ref _state, Finished);
+                }
+            }
+
+            public void Join()
+            {
+                if (Interlocked.CompareExchange(ref _state, Idle, Queued) == Queued)
+                {
+                    return;   // never started: cancelled
+                }
+
+                SpinWait spin = default;
+                while (Volatile.Read(ref _state) != Finished)
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+
+                Volatile.Write(ref _state, Idle);
+            }
+        }
     }
 }

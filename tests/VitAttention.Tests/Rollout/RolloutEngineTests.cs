@@ -251,6 +251,89 @@ public class RolloutEngineTests
         Assert.Throws<ArgumentException>(() => new RolloutEngine().RolloutMatrix(stack, shape, 1, RolloutOptions.Default, new float[17 * 17]));
     }
 
+    // Blocks are computed by the same kernels whichever thread claims them, so sharing the work changes nothing.
+    [TestCase(24, 2, 3)]
+    [TestCase(64, 24, 16)]
+    [TestCase(197, 12, 12)]
+    [TestCase(577, 3, 12)]
+    public void RolloutMatrix_TwoThreads_BitIdenticalToOneThread(int tokens, int layers, int heads)
+    {
+        var shape = new AttentionShape(layers, 2, heads, tokens);
+        float[] stack = RandomStacks.Create(shape, seed: tokens * 7 + layers);
+        RolloutOptions[] all =
+        [
+            RolloutOptions.Default,
+            RolloutOptions.Default with { Fusion = HeadFusion.Max, StartLayer = 1, ResidualAlpha = 0.8f },
+        ];
+        foreach (SimdWidth width in Widths)
+        {
+            var engine = new RolloutEngine(width);
+            foreach (RolloutOptions options in all)
+            {
+                var one = new float[tokens * tokens];
+                engine.RolloutMatrix(stack, shape, 1, options, one);
+                AssertClose(one, RolloutReference.Matrix(stack, shape, 1, options), $"{width} {options}");
+                var two = new float[tokens * tokens];
+                for (int repeat = 0; repeat < 10; repeat++)
+                {
+                    Array.Clear(two);
+                    engine.RolloutMatrix(stack, shape, 1, options with { MaxDegreeOfParallelism = 2 }, two);
+                    Assert.That(two, Is.EqualTo(one), $"{width} {options} repeat {repeat}");
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void RolloutMatrix_BadValueWhileTwoThreadsWork_ThrowsNamingIt_AndEngineStaysUsable()
+    {
+        var shape = new AttentionShape(12, 1, 12, 197);
+        float[] good = RandomStacks.Create(shape, seed: 21);
+        float[] bad = (float[])good.Clone();
+        bad[shape.OffsetOf(9, 0, 7) + (150 * 197) + 196] = -0.5f;   // the last column: the overlapping last vector's lane
+        var options = RolloutOptions.Default with { MaxDegreeOfParallelism = 2 };
+        double[] expected = RolloutReference.Matrix(good, shape, 0, options);
+        foreach (SimdWidth width in Widths)
+        {
+            var engine = new RolloutEngine(width);
+            var matrix = new float[197 * 197];
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                var ex = Assert.Throws<ArgumentException>(() => engine.RolloutMatrix(bad, shape, 0, options, matrix));
+                Assert.That(ex!.Message, Does.Contain("negative value (-0.5)").And.Contain("layer 9").And.Contain("head 7").And.Contain("row 150"), width.ToString());
+                engine.RolloutMatrix(good, shape, 0, options, matrix);
+                AssertClose(matrix, expected, $"{width} after error {attempt}");
+            }
+        }
+    }
+
+    [Test]
+    public void AllMethods_NegativeZero_IsAcceptedAsZero()
+    {
+        // −0 sets the sign bit the fast negative check looks at; it is not a negative value.
+        var shape = new AttentionShape(3, 1, 3, 37);
+        float[] stack = RandomStacks.Create(shape, seed: 23);
+        foreach ((int layer, int head, int row, int column) in new[] { (1, 2, 5, 36), (2, 0, 0, 3), (0, 1, 36, 20) })
+        {
+            long at = shape.OffsetOf(layer, 0, head) + (row * 37);
+            stack[at + (column == 0 ? 1 : 0)] += stack[at + column];   // keep the row's sum
+            stack[at + column] = -0f;
+        }
+
+        double[] expected = RolloutReference.Matrix(stack, shape, 0, RolloutOptions.Default);
+        foreach (SimdWidth width in Widths)
+        {
+            var engine = new RolloutEngine(width);
+            var matrix = new float[37 * 37];
+            var row = new float[37];
+            engine.RolloutMatrix(stack, shape, 0, RolloutOptions.Default, matrix);
+            AssertClose(matrix, expected, width.ToString());
+            engine.RolloutRow(stack, shape, 0, RolloutOptions.Default, row);
+            AssertClose(row, expected.AsSpan(0, 37).ToArray(), $"row {width}");
+            Assert.DoesNotThrow(() => engine.LayerRow(stack, shape, 1, 0, 5, null, row), width.ToString());
+        }
+    }
+
     [Test]
     public void RolloutRow_RowSumOffButInputsAreSoftmax_SkipsOnlyRowSumCheck()
     {

@@ -1,148 +1,279 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace VitAttention.Rollout.Kernels;
 
 /// <summary>
-/// Fuses one row across heads and gathers what the input checks need, in the same single read of the input:
-/// scalar equivalent <c>dst[j] = op_h(src[h·headStride + j])</c> (the sum for mean fusion, max, min), for each head
-/// <c>sums[h] = Σ_j src_h[j]</c>, and the return value <c>min_{h,j} src_h[j]</c>.
+/// Fuses one row across heads and gathers what the input checks need, in two passes over the heads' rows:
+/// <see cref="SumHeads"/> (for each head <c>sums[h] = Σ_j src_h[j]</c>, and whether any value read has its sign
+/// bit set), then <see cref="Fuse"/> (<c>dst[j] = factor · op_h(src[h·headStride + j])</c>, the sum for mean
+/// fusion, max or min; or <c>dst[j] += …</c>). The factor is the row normalisation, known from the sums for mean
+/// fusion, so a mean-fused row is written (or added into a vector × matrix product) once, already normalised.
 /// </summary>
 /// <remarks>
-/// Heads are taken four at a time: for each vector position the four heads are combined in registers and the
-/// destination is read and written once per four heads, with four independent sum accumulators (one per head) and
-/// one running minimum. This keeps the loop load-bound rather than bound by a single add chain or by L1 traffic on
-/// the destination. Leftover heads (heads mod 4) go one at a time. Rows are not padded, so each row ends with a
-/// scalar tail of n mod Count floats (an overlapping or wider last vector could read past the stack's end).
+/// <para>The second pass reads from L1: first each head's row is summed on its own (two accumulators, the sign
+/// bits OR-ed in: one load, one add and one OR per vector), then each destination vector is the fusion of the
+/// heads' vectors at that position, combined in registers (two accumulators) and stored once.
+/// A row of every head is 12 × 788 bytes at ViT-B/16, well inside L1, so the second pass costs no memory traffic;
+/// writing the destination once instead of once per head group is what makes the loop lean enough to stream at
+/// close to the memory floor.</para>
+/// <para>The first pass starts by prefetching the next row of every head (<c>src_h + n</c>, the row a caller fuses next) is
+/// prefetched into L1 where the hardware has a prefetch instruction: without it the loop waits on each row's
+/// cache misses (1.5× slower cold). A prefetch never faults, so the last row of a stack may point past its end.</para>
+/// <para>Remainder: rows are not padded, so n mod Count floats are left after the vector body. When n ≥ Count
+/// they are taken by one overlapping last vector at n − Count; in the sums and in an accumulated destination its
+/// lanes already counted are masked to zero, and in an overwritten destination they are recomputed in the same
+/// order and rewritten with the same values.
+/// Rows shorter than one vector run the scalar loop.</para>
 /// </remarks>
 internal static unsafe class FuseHeads
 {
-    /// <summary>Fuses <paramref name="heads"/> rows of <paramref name="n"/> floats, <paramref name="headStride"/> floats apart.</summary>
-    /// <param name="fusion">Mean (writes the sum over heads), max or min.</param>
+    /// <summary>
+    /// Pass 1: <c>sums[h] = Σ_j src_h[j]</c> for each head, and whether any value read has its sign bit set; also
+    /// prefetches each head's next row.
+    /// </summary>
     /// <param name="width">The vector width to run at.</param>
     /// <param name="source">Row of head 0.</param>
     /// <param name="headStride">Floats from one head's row to the next head's.</param>
-    /// <param name="heads">Heads to fuse (at least 1).</param>
+    /// <param name="heads">Heads (at least 1).</param>
     /// <param name="n">Floats per row.</param>
-    /// <param name="destination">The fused row, <paramref name="n"/> floats; may not overlap the source.</param>
     /// <param name="sums">Per head, the row's sum (<paramref name="heads"/> floats). NaN or infinity in a row makes its sum non-finite.</param>
-    /// <returns>The smallest value read (NaN inputs may or may not show here; they always show in the sums).</returns>
-    public static float Invoke(HeadFusion fusion, SimdWidth width, float* source, long headStride, int heads, int n, float* destination, float* sums) =>
-        fusion switch
-        {
-            HeadFusion.Max => Invoke<MaxOperator>(width, source, headStride, heads, n, destination, sums),
-            HeadFusion.Min => Invoke<MinOperator>(width, source, headStride, heads, n, destination, sums),
-            _ => Invoke<AddOperator>(width, source, headStride, heads, n, destination, sums),
-        };
+    /// <returns>Whether a value read has its sign bit set: true for every negative value (and for −0, and NaN with
+    /// the sign bit, which the caller tells apart); false means no value is negative.</returns>
+    public static bool SumHeads(SimdWidth width, float* source, long headStride, int heads, int n, float* sums) => width switch
+    {
+        SimdWidth.Vector512 => SumHeads<Simd512, Vector512<float>>(source, headStride, heads, n, sums),
+        SimdWidth.Vector256 => SumHeads<Simd256, Vector256<float>>(source, headStride, heads, n, sums),
+        SimdWidth.Vector128 => SumHeads<Simd128, Vector128<float>>(source, headStride, heads, n, sums),
+        _ => SumHeadsScalar(source, headStride, heads, n, sums),
+    };
 
-    private static float Invoke<TOp>(SimdWidth width, float* source, long headStride, int heads, int n, float* destination, float* sums)
-        where TOp : IFusionOperator => width switch
+    /// <summary>
+    /// Pass 2: the fused row, scaled: <c>dst[j] = factor · op_h(src_h[j])</c> (<paramref name="accumulate"/> false)
+    /// or <c>dst[j] += factor · op_h(src_h[j])</c> (true: the step of a vector × matrix product).
+    /// </summary>
+    /// <param name="fusion">Mean (the sum over heads), max or min.</param>
+    /// <param name="width">The vector width to run at.</param>
+    /// <param name="source">Row of head 0.</param>
+    /// <param name="headStride">Floats from one head's row to the next head's.</param>
+    /// <param name="heads">Heads (at least 1).</param>
+    /// <param name="n">Floats per row.</param>
+    /// <param name="factor">Multiplies the fused value.</param>
+    /// <param name="destination"><paramref name="n"/> floats; may not overlap the source.</param>
+    /// <param name="accumulate">Add into the destination instead of overwriting it.</param>
+    public static void Fuse(HeadFusion fusion, SimdWidth width, float* source, long headStride, int heads, int n, float factor, float* destination, bool accumulate)
+    {
+        switch (fusion)
         {
-            SimdWidth.Vector512 => Vector<TOp, Simd512, Vector512<float>>(source, headStride, heads, n, destination, sums),
-            SimdWidth.Vector256 => Vector<TOp, Simd256, Vector256<float>>(source, headStride, heads, n, destination, sums),
-            SimdWidth.Vector128 => Vector<TOp, Simd128, Vector128<float>>(source, headStride, heads, n, destination, sums),
-            _ => Scalar<TOp>(source, headStride, heads, n, destination, sums),
-        };
+            case HeadFusion.Max:
+                Fuse<MaxOperator>(width, source, headStride, heads, n, factor, destination, accumulate);
+                break;
+            case HeadFusion.Min:
+                Fuse<MinOperator>(width, source, headStride, heads, n, factor, destination, accumulate);
+                break;
+            default:
+                Fuse<AddOperator>(width, source, headStride, heads, n, factor, destination, accumulate);
+                break;
+        }
+    }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Scalar<TOp>(float* source, long headStride, int heads, int n, float* destination, float* sums)
+    private static void Fuse<TOp>(SimdWidth width, float* source, long headStride, int heads, int n, float factor, float* destination, bool accumulate)
         where TOp : IFusionOperator
     {
-        float min = float.PositiveInfinity;
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                Fuse<TOp, Simd512, Vector512<float>>(source, headStride, heads, n, factor, destination, accumulate);
+                break;
+            case SimdWidth.Vector256:
+                Fuse<TOp, Simd256, Vector256<float>>(source, headStride, heads, n, factor, destination, accumulate);
+                break;
+            case SimdWidth.Vector128:
+                Fuse<TOp, Simd128, Vector128<float>>(source, headStride, heads, n, factor, destination, accumulate);
+                break;
+            default:
+                FuseScalar<TOp>(source, headStride, heads, n, factor, destination, accumulate);
+                break;
+        }
+    }
+
+    private static bool SumHeadsScalar(float* source, long headStride, int heads, int n, float* sums)
+    {
+        int signs = 0;
         for (int h = 0; h < heads; h++)
         {
             float* a = source + (h * headStride);
             float sum = 0f;
             for (int j = 0; j < n; j++)
             {
-                float v = a[j];
-                destination[j] = h == 0 ? v : TOp.Invoke(destination[j], v);
-                sum += v;
-                min = Min(min, v);
+                sum += a[j];
+                signs |= BitConverter.SingleToInt32Bits(a[j]);
             }
 
             sums[h] = sum;
         }
 
-        return min;
+        return signs < 0;
+    }
+
+    private static void FuseScalar<TOp>(float* source, long headStride, int heads, int n, float factor, float* destination, bool accumulate)
+        where TOp : IFusionOperator
+    {
+        for (int j = 0; j < n; j++)
+        {
+            float f = source[j];
+            for (int h = 1; h < heads; h++)
+            {
+                f = TOp.Invoke(f, source[(h * headStride) + j]);
+            }
+
+            destination[j] = accumulate ? destination[j] + (factor * f) : factor * f;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Vector<TOp, TSimd, TVec>(float* source, long headStride, int heads, int n, float* destination, float* sums)
+    private static bool SumHeads<TSimd, TVec>(float* source, long headStride, int heads, int n, float* sums)
+        where TSimd : ISimd<TVec>
+        where TVec : struct
+    {
+        int count = TSimd.Count;
+        PrefetchNextRows(source + n, headStride, heads, n);
+        if (n < count)
+        {
+            return SumHeadsScalar(source, headStride, heads, n, sums);
+        }
+
+        int body = n - (n % count);
+        int last = n - count;                      // the overlapping last vector's start
+        bool tail = body != n;
+        TVec fresh = TSimd.KeepLast(n - body);     // its lanes not already in the body
+        TVec signs = TSimd.Zero;                   // the OR of every value's bits: the sign bit survives
+        float* a = source;
+        for (int h = 0; h < heads; h++, a += headStride)
+        {
+            TVec s0 = TSimd.Zero, s1 = TSimd.Zero;
+            int j = 0;
+            for (; j + (2 * count) <= body; j += 2 * count)
+            {
+                TVec v0 = TSimd.Load(a + j), v1 = TSimd.Load(a + j + count);
+                s0 = TSimd.Add(s0, v0);
+                s1 = TSimd.Add(s1, v1);
+                signs = TSimd.Or(signs, TSimd.Or(v0, v1));
+            }
+
+            if (j < body)
+            {
+                TVec v = TSimd.Load(a + j);
+                s0 = TSimd.Add(s0, v);
+                signs = TSimd.Or(signs, v);
+            }
+
+            if (tail)
+            {
+                TVec v = TSimd.And(TSimd.Load(a + last), fresh);
+                s1 = TSimd.Add(s1, v);
+                signs = TSimd.Or(signs, v);
+            }
+
+            sums[h] = TSimd.Sum(TSimd.Add(s0, s1));
+        }
+
+        return TSimd.AnySignBit(signs);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Fuse<TOp, TSimd, TVec>(float* source, long headStride, int heads, int n, float factor, float* destination, bool accumulate)
         where TOp : IFusionOperator
         where TSimd : ISimd<TVec>
         where TVec : struct
     {
         int count = TSimd.Count;
+        if (n < count)
+        {
+            FuseScalar<TOp>(source, headStride, heads, n, factor, destination, accumulate);
+            return;
+        }
+
         int body = n - (n % count);
-        TVec min = TSimd.Broadcast(float.PositiveInfinity);
-        float minTail = float.PositiveInfinity;
-        int h = 0;
-        for (; h + 4 <= heads; h += 4)
+        int last = n - count;
+        TVec f = TSimd.Broadcast(factor);
+        if (accumulate)
         {
-            float* a0 = source + (h * headStride), a1 = a0 + headStride, a2 = a1 + headStride, a3 = a2 + headStride;
-            TVec s0 = TSimd.Zero, s1 = TSimd.Zero, s2 = TSimd.Zero, s3 = TSimd.Zero;
-            bool first = h == 0;
             for (int j = 0; j < body; j += count)
             {
-                TVec v0 = TSimd.Load(a0 + j), v1 = TSimd.Load(a1 + j), v2 = TSimd.Load(a2 + j), v3 = TSimd.Load(a3 + j);
-                s0 = TSimd.Add(s0, v0);
-                s1 = TSimd.Add(s1, v1);
-                s2 = TSimd.Add(s2, v2);
-                s3 = TSimd.Add(s3, v3);
-                min = TSimd.Min(min, TSimd.Min(TSimd.Min(v0, v1), TSimd.Min(v2, v3)));
-                TVec f = TOp.Invoke<TSimd, TVec>(TOp.Invoke<TSimd, TVec>(v0, v1), TOp.Invoke<TSimd, TVec>(v2, v3));
-                TSimd.Store(first ? f : TOp.Invoke<TSimd, TVec>(TSimd.Load(destination + j), f), destination + j);
+                TVec fused = FuseAt<TOp, TSimd, TVec>(source + j, headStride, heads);
+                TSimd.Store(TSimd.MultiplyAdd(fused, f, TSimd.Load(destination + j)), destination + j);
             }
 
-            float t0 = TSimd.Sum(s0), t1 = TSimd.Sum(s1), t2 = TSimd.Sum(s2), t3 = TSimd.Sum(s3);
-            for (int j = body; j < n; j++)
+            if (body != n)
             {
-                float x0 = a0[j], x1 = a1[j], x2 = a2[j], x3 = a3[j];
-                t0 += x0;
-                t1 += x1;
-                t2 += x2;
-                t3 += x3;
-                minTail = Min(minTail, Min(Min(x0, x1), Min(x2, x3)));
-                float f = TOp.Invoke(TOp.Invoke(x0, x1), TOp.Invoke(x2, x3));
-                destination[j] = first ? f : TOp.Invoke(destination[j], f);
+                // Only the lanes not already added: the others are masked to zero.
+                TVec fused = TSimd.And(FuseAt<TOp, TSimd, TVec>(source + last, headStride, heads), TSimd.KeepLast(n - body));
+                TSimd.Store(TSimd.MultiplyAdd(fused, f, TSimd.Load(destination + last)), destination + last);
             }
 
-            sums[h] = t0;
-            sums[h + 1] = t1;
-            sums[h + 2] = t2;
-            sums[h + 3] = t3;
+            return;
         }
 
-        for (; h < heads; h++)
+        for (int j = 0; j < body; j += count)
         {
-            float* a = source + (h * headStride);
-            TVec s = TSimd.Zero;
-            bool first = h == 0;
-            for (int j = 0; j < body; j += count)
-            {
-                TVec v = TSimd.Load(a + j);
-                s = TSimd.Add(s, v);
-                min = TSimd.Min(min, v);
-                TSimd.Store(first ? v : TOp.Invoke<TSimd, TVec>(TSimd.Load(destination + j), v), destination + j);
-            }
-
-            float t = TSimd.Sum(s);
-            for (int j = body; j < n; j++)
-            {
-                float x = a[j];
-                t += x;
-                minTail = Min(minTail, x);
-                destination[j] = first ? x : TOp.Invoke(destination[j], x);
-            }
-
-            sums[h] = t;
+            TSimd.Store(TSimd.Multiply(FuseAt<TOp, TSimd, TVec>(source + j, headStride, heads), f), destination + j);
         }
 
-        return Min(TSimd.MinAcross(min), minTail);
+        if (body != n)
+        {
+            // Lanes already written are recomputed in the same order and rewritten with the same values.
+            TSimd.Store(TSimd.Multiply(FuseAt<TOp, TSimd, TVec>(source + last, headStride, heads), f), destination + last);
+        }
     }
 
-    // The plain comparison (one instruction), like the vector MinNative: NaN handling is left to the sums.
+    // op over heads of the vector at p, p + headStride, …: even heads into one accumulator, odd into another.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Min(float x, float y) => x < y ? x : y;
+    private static TVec FuseAt<TOp, TSimd, TVec>(float* p, long headStride, int heads)
+        where TOp : IFusionOperator
+        where TSimd : ISimd<TVec>
+        where TVec : struct
+    {
+        TVec even = TSimd.Load(p);
+        if (heads == 1)
+        {
+            return even;
+        }
+
+        TVec odd = TSimd.Load(p + headStride);
+        int h = 2;
+        for (p += 2 * headStride; h + 2 <= heads; h += 2, p += 2 * headStride)
+        {
+            even = TOp.Invoke<TSimd, TVec>(even, TSimd.Load(p));
+            odd = TOp.Invoke<TSimd, TVec>(odd, TSimd.Load(p + headStride));
+        }
+
+        if (h < heads)
+        {
+            even = TOp.Invoke<TSimd, TVec>(even, TSimd.Load(p));
+        }
+
+        return TOp.Invoke<TSimd, TVec>(even, odd);
+    }
+
+    // Each head's next row into L1 (64-byte lines; one extra line covers a row that does not start on one).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNextRows(float* next, long headStride, int heads, int n)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        int bytes = (n * sizeof(float)) + 63;
+        for (int h = 0; h < heads; h++)
+        {
+            byte* row = (byte*)(next + (h * headStride));
+            for (int offset = 0; offset < bytes; offset += 64)
+            {
+                Sse.Prefetch0(row + offset);
+            }
+        }
+    }
 }

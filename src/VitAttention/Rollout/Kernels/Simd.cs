@@ -45,8 +45,17 @@ internal unsafe interface ISimd<TVec>
     /// <summary>Sum of the lanes.</summary>
     static abstract float Sum(TVec value);
 
-    /// <summary>Smallest lane.</summary>
-    static abstract float MinAcross(TVec value);
+    /// <summary>Bitwise a &amp; b (a mask from <see cref="KeepLast"/> zeroes lanes).</summary>
+    static abstract TVec And(TVec a, TVec b);
+
+    /// <summary>Bitwise a | b (gathers sign bits).</summary>
+    static abstract TVec Or(TVec a, TVec b);
+
+    /// <summary>A mask whose last <paramref name="lanes"/> lanes are all ones and the others zero (0 ≤ lanes ≤ Count).</summary>
+    static abstract TVec KeepLast(int lanes);
+
+    /// <summary>Whether any lane has its sign bit set (negative numbers, −0 and some NaNs).</summary>
+    static abstract bool AnySignBit(TVec value);
 }
 
 /// <summary>512-bit vectors: 16 floats.</summary>
@@ -85,8 +94,17 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     public static float Sum(Vector512<float> value) => Vector512.Sum(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MinAcross(Vector512<float> value) =>
-        Simd256.MinAcross(Vector256.MinNative(value.GetLower(), value.GetUpper()));
+    public static Vector512<float> And(Vector512<float> a, Vector512<float> b) => a & b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Or(Vector512<float> a, Vector512<float> b) => a | b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> KeepLast(int lanes) =>
+        Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(Count - lanes)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnySignBit(Vector512<float> value) => value.ExtractMostSignificantBits() != 0;
 }
 
 /// <summary>256-bit vectors: 8 floats.</summary>
@@ -125,8 +143,17 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     public static float Sum(Vector256<float> value) => Vector256.Sum(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MinAcross(Vector256<float> value) =>
-        Simd128.MinAcross(Vector128.MinNative(value.GetLower(), value.GetUpper()));
+    public static Vector256<float> And(Vector256<float> a, Vector256<float> b) => a & b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Or(Vector256<float> a, Vector256<float> b) => a | b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> KeepLast(int lanes) =>
+        Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(Count - lanes)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnySignBit(Vector256<float> value) => value.ExtractMostSignificantBits() != 0;
 }
 
 /// <summary>128-bit vectors: 4 floats.</summary>
@@ -165,10 +192,15 @@ internal readonly unsafe struct Simd128 : ISimd<Vector128<float>>
     public static float Sum(Vector128<float> value) => Vector128.Sum(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MinAcross(Vector128<float> value)
-    {
-        Vector128<float> m = Vector128.MinNative(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
-        float a = m.GetElement(0), b = m.GetElement(1);
-        return a < b ? a : b;
-    }
+    public static Vector128<float> And(Vector128<float> a, Vector128<float> b) => a & b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Or(Vector128<float> a, Vector128<float> b) => a | b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> KeepLast(int lanes) =>
+        Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(Count - lanes)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnySignBit(Vector128<float> value) => value.ExtractMostSignificantBits() != 0;
 }
