@@ -11,7 +11,9 @@ a shared machine). Data: random row-stochastic float32 stacks
 [layer, head, tokens, tokens], batch 1, as in benchmarks/VitAttention.Benchmarks/Rollout.
 
 Implementations (the way Python users write rollout; the first product is Ã_1 itself, not I·Ã_1):
-  numpy_full   R = Ã_L ⋯ Ã_1 with Ã = rownorm(0.5·mean_h(A) + 0.5·I), `@` for the products
+  numpy_full   R = Ã_L ⋯ Ã_1 with Ã = rownorm(0.5·mean_h(A) + 0.5·I), `@` for the products (OpenBLAS's
+               default threads: one per core)
+  numpy_full_1thread  the same with OpenBLAS set to one thread (openblas_set_num_threads), when it had more
   numpy_row    r = e_0·Ã_L ⋯ Ã_1 as vector × matrix products (each Ã still formed from the heads)
   numpy_floor  np.sum over the whole stack (reads every attention once)
   torch_full   the numpy_full algorithm on torch tensors (CPU)
@@ -50,6 +52,23 @@ def openblas_info():
         except (OSError, AttributeError):
             continue
     return None
+
+
+def set_openblas_threads(count):
+    """Sets the thread count of the OpenBLAS numpy loaded (at run time, like OPENBLAS_NUM_THREADS at start);
+    returns False when numpy does not run on OpenBLAS."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line and ".so" in line})
+    except OSError:
+        return False
+    for path in paths:
+        try:
+            ctypes.CDLL(path).openblas_set_num_threads(count)
+            return True
+        except (OSError, AttributeError):
+            continue
+    return False
 
 
 def make_stack(layers, heads, tokens, seed=42):
@@ -138,6 +157,11 @@ def main():
             "numpy_row": median_ms(lambda: numpy_row(att, eye), args.target_seconds),
             "numpy_floor": median_ms(lambda: att.sum(), args.target_seconds),
         }
+        blas = header["openblas"]
+        if blas is not None and blas["threads"] > 1 and set_openblas_threads(1):
+            # The same rollout with OpenBLAS on one thread: the peer of a one-thread C# call.
+            results["numpy_full_1thread"] = median_ms(lambda: numpy_full(att, eye), args.target_seconds)
+            set_openblas_threads(blas["threads"])
         if torch is not None:
             t_att = torch.from_numpy(att)
             t_eye = torch.eye(tokens, dtype=torch.float32)

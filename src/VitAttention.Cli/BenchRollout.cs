@@ -11,16 +11,17 @@ namespace VitAttention.Cli;
 /// <param name="Layers">Layers in the stack.</param>
 /// <param name="Heads">Heads per layer.</param>
 /// <param name="Tokens">Tokens per head matrix.</param>
-/// <param name="FullMs">The full rollout matrix, default options, one thread, widest SIMD width.</param>
+/// <param name="FullMs">The full rollout matrix, default options (<see cref="RolloutOptions.MaxDegreeOfParallelism"/> = <paramref name="Threads"/>), widest SIMD width.</param>
 /// <param name="RowMs">One rollout row (the overlay path), default options.</param>
 /// <param name="FloorMs">One <c>TensorPrimitives.Sum</c> over the same item's attention: the memory floor.</param>
-/// <param name="ScalarMs">The full rollout matrix on the scalar kernels.</param>
+/// <param name="ScalarMs">The full rollout matrix on the scalar kernels, one thread.</param>
 /// <param name="AllocatedBytesPerCall">Bytes the calling thread allocated per full + row call after warm-up.</param>
+/// <param name="Threads">The threads the full matrix was allowed (it uses at most two).</param>
 internal sealed record BenchRolloutResult(
-    int Layers, int Heads, int Tokens, double FullMs, double RowMs, double FloorMs, double ScalarMs, double AllocatedBytesPerCall);
+    int Layers, int Heads, int Tokens, double FullMs, double RowMs, double FloorMs, double ScalarMs, double AllocatedBytesPerCall, int Threads);
 
 /// <summary>
-/// <c>vit-attention bench rollout [--layers 12] [--heads 12] [--tokens 197] [--json]</c>: a quick in-process timing
+/// <c>vit-attention bench rollout [--layers 12] [--heads 12] [--tokens 197] [--threads N] [--json]</c>: a quick in-process timing
 /// of the rollout engine on seeded random row-stochastic data (medians after warm-up). Not a substitute for the
 /// BenchmarkDotNet suite in benchmarks/, which is what the published numbers come from.
 /// </summary>
@@ -29,8 +30,12 @@ internal static class BenchRollout
     private const double TargetSeconds = 0.4;
 
     /// <summary>Times full rollout, row rollout, the memory floor and the scalar path for one shape.</summary>
+    /// <param name="layers">Layers in the stack.</param>
+    /// <param name="heads">Heads per layer.</param>
+    /// <param name="tokens">Tokens per head matrix.</param>
+    /// <param name="threads">What the full matrix may use (<see cref="RolloutOptions.MaxDegreeOfParallelism"/>).</param>
     /// <exception cref="ArgumentException">A dimension is not positive.</exception>
-    public static BenchRolloutResult Run(int layers, int heads, int tokens)
+    public static BenchRolloutResult Run(int layers, int heads, int tokens, int threads)
     {
         var shape = new AttentionShape(layers, 1, heads, tokens);
         shape.Validate();
@@ -39,13 +44,13 @@ internal static class BenchRollout
         var row = new float[tokens];
         var engine = new RolloutEngine();
         var scalar = new RolloutEngine(Rollout.Kernels.SimdWidth.Scalar);
-        RolloutOptions options = RolloutOptions.Default;
+        RolloutOptions options = RolloutOptions.Default with { MaxDegreeOfParallelism = threads };
 
         double full = Median(() => engine.RolloutMatrix(stack, shape, 0, options, matrix));
         double rowMs = Median(() => engine.RolloutRow(stack, shape, 0, options, row));
         float sink = 0;
         double floor = Median(() => sink += TensorPrimitives.Sum<float>(stack));
-        double scalarMs = Median(() => scalar.RolloutMatrix(stack, shape, 0, options, matrix), maxRuns: 5);
+        double scalarMs = Median(() => scalar.RolloutMatrix(stack, shape, 0, options with { MaxDegreeOfParallelism = 1 }, matrix), maxRuns: 5);
 
         const int calls = 20;
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -57,7 +62,7 @@ internal static class BenchRollout
 
         double allocated = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
         GC.KeepAlive(sink);
-        return new BenchRolloutResult(layers, heads, tokens, full, rowMs, floor, scalarMs, allocated);
+        return new BenchRolloutResult(layers, heads, tokens, full, rowMs, floor, scalarMs, allocated, threads);
     }
 
     /// <summary>The result as one line of JSON: <c>{"layers":…,"heads":…,"tokens":…,"fullMs":…,"rowMs":…,"floorMs":…,"scalarMs":…,"allocatedBytesPerCall":…}</c>.</summary>
@@ -87,7 +92,7 @@ internal static class BenchRollout
     {
         ArgumentNullException.ThrowIfNull(result);
         return $"rollout {result.Layers} layers × {result.Heads} heads × {result.Tokens} tokens (medians): " +
-            $"full {result.FullMs:F3} ms, row {result.RowMs:F3} ms, memory floor {result.FloorMs:F3} ms, scalar full {result.ScalarMs:F3} ms " +
+            $"full {result.FullMs:F3} ms ({Math.Min(Math.Min(result.Threads, Environment.ProcessorCount), 2)} thread(s)), row {result.RowMs:F3} ms, memory floor {result.FloorMs:F3} ms, scalar full {result.ScalarMs:F3} ms " +
             $"({result.ScalarMs / result.FullMs:F1}× slower), row/floor {result.RowMs / result.FloorMs:F2}, " +
             $"allocated {result.AllocatedBytesPerCall:F0} B per call";
     }

@@ -37,8 +37,9 @@ internal static partial class CliApp
               print the model's top classes
           prepare --model M --out FILE.onnx
               write an ONNX graph whose outputs include every layer's attention
-          bench rollout [--layers 12] [--heads 12] [--tokens 197] [--json]
+          bench rollout [--layers 12] [--heads 12] [--tokens 197] [--threads N] [--json]
               quick in-process timing of the rollout kernels on random data
+              (--threads: what the full matrix may use; default every core, at most 2 used)
 
         common options:
           --model M       hub id owner/name[@revision], checkpoint folder, or .onnx file
@@ -217,16 +218,17 @@ internal static partial class CliApp
     {
         if (args.Length == 0 || args[0] != "rollout")
         {
-            throw new UsageException("'bench' needs a target: bench rollout [--layers 12] [--heads 12] [--tokens 197] [--json].");
+            throw new UsageException("'bench' needs a target: bench rollout [--layers 12] [--heads 12] [--tokens 197] [--threads N] [--json].");
         }
 
-        var a = CliArguments.Parse("bench rollout", args[1..], new HashSet<string> { "layers", "heads", "tokens" }, new HashSet<string> { "json", "verbose" });
+        var a = CliArguments.Parse("bench rollout", args[1..], new HashSet<string> { "layers", "heads", "tokens", "threads" }, new HashSet<string> { "json", "verbose" });
         if (a.Positionals.Count != 0)
         {
             throw new UsageException($"'bench rollout' takes no positional arguments (got '{a.Positionals[0]}').");
         }
 
-        var result = BenchRollout.Run(a.Int("layers", 12, 1, 64), a.Int("heads", 12, 1, 64), a.Int("tokens", 197, 1, 1025));
+        var result = BenchRollout.Run(
+            a.Int("layers", 12, 1, 64), a.Int("heads", 12, 1, 64), a.Int("tokens", 197, 1, 1025), a.Int("threads", Environment.ProcessorCount, 1, 1024));
         stdout.WriteLine(a.Has("json") ? BenchRollout.ToJson(result) : BenchRollout.ToText(result));
         return ExitCodes.Ok;
     }

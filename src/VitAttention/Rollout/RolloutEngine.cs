@@ -570,8 +570,8 @@ public sealed unsafe class RolloutEngine
     /// multiplying them by P_p−1 (compute-bound, P_p−1 in cache).
     /// </summary>
     /// <remarks>
-    /// <para>One thread works one chain. With helpers (up to MaxDegreeOfParallelism − 1 thread-pool work items,
-    /// never more than the machine's processors less one) the layers are split into a lower and an upper chain,
+    /// <para>One thread works one chain. With a helper (a thread-pool work item, when MaxDegreeOfParallelism and the
+    /// machine's processors are both at least 2) the layers are split into a lower and an upper chain,
     /// then R = P_upper · P_lower as a third piece of work: the same number of products, and each thread's running
     /// product stays in its own core's cache instead of half of it crossing to the other core every layer (that
     /// made shared row blocks 25% slower per product here).</para>
@@ -592,6 +592,9 @@ public sealed unsafe class RolloutEngine
         /// <summary>Rows per block: two micro-kernel row tiles.</summary>
         public const int BlockRows = 2 * MatrixMultiply.RowBlock;
 
+        /// <summary>Threads a call uses at most: one per chain. (More would share a chain's blocks across cores.)</summary>
+        private const int MaxThreads = 2;
+
         private readonly Lane _owner;
         private readonly Piece[] _pieces = [new(), new(), new()];   // lower chain, upper chain, final product
         private Helper[] _helpers = [];
@@ -610,7 +613,7 @@ public sealed unsafe class RolloutEngine
         public float* Run(float* stack, AttentionShape shape, int item, RolloutOptions options, int start, int end)
         {
             int phases = end - start + 1;
-            int helpers = Math.Min(options.MaxDegreeOfParallelism, Environment.ProcessorCount) - 1;
+            int helpers = Math.Min(Math.Min(options.MaxDegreeOfParallelism, Environment.ProcessorCount), MaxThreads) - 1;
             if (phases < 4 || shape.Tokens < 2 * BlockRows)
             {
                 helpers = 0;   // too little work to share

@@ -13,7 +13,7 @@ public class BenchRolloutTests
     public void ToJson_SmallShape_HasTheDocumentedKeysInOrder()
     {
         Type bench = Assembly.Load("vit-attention").GetType("VitAttention.Cli.BenchRollout", throwOnError: true)!;
-        object result = bench.GetMethod("Run")!.Invoke(null, [2, 3, 17])!;
+        object result = bench.GetMethod("Run")!.Invoke(null, [2, 3, 17, 2])!;
         string json = (string)bench.GetMethod("ToJson")!.Invoke(null, [result])!;
 
         using JsonDocument doc = JsonDocument.Parse(json);
