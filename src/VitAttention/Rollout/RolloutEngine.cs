@@ -254,7 +254,7 @@ public sealed unsafe class RolloutEngine
         private AlignedBuffer? _next;     // next row, [ld]
         private AlignedBuffer? _fused;    // one fused row, [ld]
         private readonly int[] _histogram = new int[DiscardLowest.HistogramLength]; // discard selection
-        private float[] _sums = [];       // per head row sums, [heads]
+        private AlignedBuffer? _sums;     // per head row sums, [heads]
         private float[] _rowSums = [];    // fused row sums, [tokens]
         private int _tokens;
 
@@ -284,9 +284,9 @@ public sealed unsafe class RolloutEngine
         /// <summary>Sizes the buffers for a shape; allocates only when the shape grows.</summary>
         public void Prepare(AttentionShape shape)
         {
-            if (shape.Heads > _sums.Length)
+            if (shape.Heads > (_sums?.Length ?? 0))
             {
-                _sums = new float[shape.Heads];
+                _sums = new AlignedBuffer(shape.Heads);
             }
 
             if (shape.Tokens == _tokens)
@@ -416,31 +416,37 @@ public sealed unsafe class RolloutEngine
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public float CheckRow(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool checkRowSums)
         {
-            bool signBits;
-            fixed (float* sums = _sums)
+            float* sums = _sums!.Pointer;
+            float total = FuseHeads.SumHeads(_width, source, headStride, heads, n, sums, out bool signBits);
+            if (!float.IsFinite(total) || signBits)
             {
-                signBits = FuseHeads.SumHeads(_width, source, headStride, heads, n, sums);
+                CheckValues(source, headStride, heads, n, layer, item, firstHead, row, signBits);
             }
 
-            float total = 0f;
-            for (int h = 0; h < heads; h++)
+            if (checkRowSums)
             {
-                total += _sums[h];
-            }
+                bool off = false;
+                for (int h = 0; h < heads; h++)
+                {
+                    off |= MathF.Abs(sums[h] - 1f) > RowSumTolerance;
+                }
 
-            if (!float.IsFinite(total) || signBits || checkRowSums)
-            {
-                CheckSums(source, headStride, heads, n, layer, item, firstHead, row, signBits, checkRowSums);
+                if (off)
+                {
+                    ThrowFirstRowSum(layer, item, firstHead, row, heads);
+                }
             }
 
             return total;
         }
 
-        private void CheckSums(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool signBits, bool checkRowSums)
+        // Rare: the total is not finite, or a sign bit is set (a negative value, or a harmless −0). Names the culprit.
+        private void CheckValues(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool signBits)
         {
+            float* sums = _sums!.Pointer;
             for (int h = 0; h < heads; h++)
             {
-                if (!float.IsFinite(_sums[h]))
+                if (!float.IsFinite(sums[h]))
                 {
                     ThrowNotFinite(layer, item, firstHead + h, row);
                 }
@@ -448,16 +454,30 @@ public sealed unsafe class RolloutEngine
 
             if (signBits)
             {
-                // Rare: a sign bit is set somewhere (a negative value, or a harmless −0); look for the culprit.
                 CheckNotNegative(source, headStride, heads, n, layer, item, firstHead, row);
             }
 
-            for (int h = 0; checkRowSums && h < heads; h++)
+            float total = 0f;
+            for (int h = 0; h < heads; h++)
             {
-                float s = _sums[h];
-                if (MathF.Abs(s - 1f) > RowSumTolerance)
+                total += sums[h];
+            }
+
+            if (!float.IsFinite(total))
+            {
+                // Every head's sum is finite but their total overflows: no attention row holds such values.
+                ThrowNotFinite(layer, item, firstHead, row);
+            }
+        }
+
+        private void ThrowFirstRowSum(int layer, int item, int firstHead, int row, int heads)
+        {
+            float* sums = _sums!.Pointer;
+            for (int h = 0; h < heads; h++)
+            {
+                if (MathF.Abs(sums[h] - 1f) > RowSumTolerance)
                 {
-                    ThrowRowSum(layer, item, firstHead + h, row, s);
+                    ThrowRowSum(layer, item, firstHead + h, row, sums[h]);
                 }
             }
         }
@@ -717,7 +737,9 @@ public sealed unsafe class RolloutEngine
                         }
 
                         // The scratch holds rows [from, to): shift it so that row i of "A" is scratch row i − from.
-                        MatrixMultiply.Invoke(lane.Width, scratch - ((long)from * ld), piece.Output(phase - 1), piece.Output(phase), n, ld, ld, from, to);
+                        MatrixMultiply.Invoke(
+                            lane.Width, scratch - ((long)from * ld), piece.Output(phase - 1), piece.Output(phase), n, ld, ld, from, to,
+                            NextBlock(piece, phase, to));
                     }
 
                     Interlocked.Increment(ref piece.Done);
@@ -728,6 +750,25 @@ public sealed unsafe class RolloutEngine
                 Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
                 _failed = true;
             }
+        }
+
+        // What this thread will most likely fuse next: the chain's next block of rows, in every head.
+        private PrefetchPlan NextBlock(Piece piece, int phase, int to)
+        {
+            int n = _shape.Tokens, layer = piece.FirstLayer + phase, first = to;
+            if (first >= n)
+            {
+                if (phase + 1 >= piece.Phases)
+                {
+                    return default;
+                }
+
+                (layer, first) = (layer + 1, 0);
+            }
+
+            int rows = Math.Min(BlockRows, n - first);
+            return new PrefetchPlan(
+                (byte*)(_stack + _shape.OffsetOf(layer, _item) + ((long)first * n)), _shape.MatrixLength * sizeof(float), rows * n * sizeof(float), _shape.Heads);
         }
 
         // The preferred chain first, then the other chain, then the final product.

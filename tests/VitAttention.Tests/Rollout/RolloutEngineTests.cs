@@ -389,6 +389,21 @@ public class RolloutEngineTests
     }
 
     [Test]
+    public unsafe void PrefetchPlan_Line_WalksEachRunThenTheNext_AndEndsInNull()
+    {
+        // 3 runs of 200 bytes, 1000 bytes apart: 5 lines each (200 bytes span 5 lines when they start late in one).
+        byte* start = (byte*)0x10000;
+        var plan = new PrefetchPlan(start, 1000, 200, 3);
+        Assert.That((long)plan.Line(0), Is.EqualTo((long)start));
+        Assert.That((long)plan.Line(4), Is.EqualTo((long)(start + 256)));
+        Assert.That((long)plan.Line(5), Is.EqualTo((long)(start + 1000)));
+        Assert.That((long)plan.Line(14), Is.EqualTo((long)(start + 2000 + 256)));
+        Assert.That((long)plan.Line(15), Is.Zero);
+        Assert.That((long)plan.Line(-1), Is.Zero);
+        Assert.That((long)default(PrefetchPlan).Line(0), Is.Zero);
+    }
+
+    [Test]
     public void Factory_ListsEveryWidthWidestFirst_IncludingScalar()
     {
         Assert.That(RolloutKernelFactory.All.Select(k => k.Width),

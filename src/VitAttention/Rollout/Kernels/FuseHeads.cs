@@ -47,14 +47,15 @@ internal static unsafe class FuseHeads
     /// <param name="heads">Heads (at least 1).</param>
     /// <param name="n">Floats per row.</param>
     /// <param name="sums">Per head, the row's sum (<paramref name="heads"/> floats). NaN or infinity in a row makes its sum non-finite.</param>
-    /// <returns>Whether a value read has its sign bit set: true for every negative value (and for −0, and NaN with
-    /// the sign bit, which the caller tells apart); false means no value is negative.</returns>
-    public static bool SumHeads(SimdWidth width, float* source, long headStride, int heads, int n, float* sums) => width switch
+    /// <param name="signBits">Whether a value read has its sign bit set: true for every negative value (and for −0,
+    /// and NaN with the sign bit, which the caller tells apart); false means no value is negative.</param>
+    /// <returns>The sum over all heads (accumulated apart from the per-head sums, so nothing waits on those).</returns>
+    public static float SumHeads(SimdWidth width, float* source, long headStride, int heads, int n, float* sums, out bool signBits) => width switch
     {
-        SimdWidth.Vector512 => SumHeads<Simd512, Vector512<float>>(source, headStride, heads, n, sums),
-        SimdWidth.Vector256 => SumHeads<Simd256, Vector256<float>>(source, headStride, heads, n, sums),
-        SimdWidth.Vector128 => SumHeads<Simd128, Vector128<float>>(source, headStride, heads, n, sums),
-        _ => SumHeadsScalar(source, headStride, heads, n, sums),
+        SimdWidth.Vector512 => SumHeads<Simd512, Vector512<float>>(source, headStride, heads, n, sums, out signBits),
+        SimdWidth.Vector256 => SumHeads<Simd256, Vector256<float>>(source, headStride, heads, n, sums, out signBits),
+        SimdWidth.Vector128 => SumHeads<Simd128, Vector128<float>>(source, headStride, heads, n, sums, out signBits),
+        _ => SumHeadsScalar(source, headStride, heads, n, sums, out signBits),
     };
 
     /// <summary>
@@ -106,9 +107,10 @@ internal static unsafe class FuseHeads
         }
     }
 
-    private static bool SumHeadsScalar(float* source, long headStride, int heads, int n, float* sums)
+    private static float SumHeadsScalar(float* source, long headStride, int heads, int n, float* sums, out bool signBits)
     {
         int signs = 0;
+        float total = 0f;
         for (int h = 0; h < heads; h++)
         {
             float* a = source + (h * headStride);
@@ -120,9 +122,11 @@ internal static unsafe class FuseHeads
             }
 
             sums[h] = sum;
+            total += sum;
         }
 
-        return signs < 0;
+        signBits = signs < 0;
+        return total;
     }
 
     private static void FuseScalar<TOp>(float* source, long headStride, int heads, int n, float factor, float* destination, bool accumulate)
@@ -141,7 +145,7 @@ internal static unsafe class FuseHeads
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool SumHeads<TSimd, TVec>(float* source, long headStride, int heads, int n, float* sums)
+    private static float SumHeads<TSimd, TVec>(float* source, long headStride, int heads, int n, float* sums, out bool signBits)
         where TSimd : ISimd<TVec>
         where TVec : struct
     {
@@ -153,7 +157,7 @@ internal static unsafe class FuseHeads
 
         if (n < count)
         {
-            return SumHeadsScalar(source, headStride, heads, n, sums);
+            return SumHeadsScalar(source, headStride, heads, n, sums, out signBits);
         }
 
         int body = n - (n % count);
@@ -161,6 +165,7 @@ internal static unsafe class FuseHeads
         bool tail = body != n;
         TVec fresh = TSimd.KeepLast(n - body);     // its lanes not already in the body
         TVec signs = TSimd.Zero;                   // the OR of every value's bits: the sign bit survives
+        TVec total = TSimd.Zero;
         float* a = source;
         for (int h = 0; h < heads; h++, a += headStride)
         {
@@ -188,10 +193,13 @@ internal static unsafe class FuseHeads
                 signs = TSimd.Or(signs, v);
             }
 
-            sums[h] = TSimd.Sum(TSimd.Add(s0, s1));
+            TVec s = TSimd.Add(s0, s1);
+            total = TSimd.Add(total, s);
+            sums[h] = TSimd.Sum(s);
         }
 
-        return TSimd.AnySignBit(signs);
+        signBits = TSimd.AnySignBit(signs);
+        return TSimd.Sum(total);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace VitAttention.Rollout.Kernels;
 
@@ -35,18 +36,19 @@ internal static unsafe class MatrixMultiply
     /// <param name="ld">Row stride of all three (a multiple of <see cref="ColumnAlignment"/>).</param>
     /// <param name="rowStart">First row of C to compute (a multiple of <see cref="RowBlock"/>).</param>
     /// <param name="rowEnd">End of the rows to compute (a multiple of <see cref="RowBlock"/>).</param>
-    public static void Invoke(SimdWidth width, float* a, float* b, float* c, int k, int columns, int ld, int rowStart, int rowEnd)
+    /// <param name="prefetch">Memory to bring into L2 while the FMAs run (what the caller reads next), or default.</param>
+    public static void Invoke(SimdWidth width, float* a, float* b, float* c, int k, int columns, int ld, int rowStart, int rowEnd, PrefetchPlan prefetch = default)
     {
         switch (width)
         {
             case SimdWidth.Vector512:
-                Vector<Simd512, Vector512<float>>(a, b, c, k, columns, ld, rowStart, rowEnd);
+                Vector<Simd512, Vector512<float>>(a, b, c, k, columns, ld, rowStart, rowEnd, prefetch);
                 break;
             case SimdWidth.Vector256:
-                Vector<Simd256, Vector256<float>>(a, b, c, k, columns, ld, rowStart, rowEnd);
+                Vector<Simd256, Vector256<float>>(a, b, c, k, columns, ld, rowStart, rowEnd, prefetch);
                 break;
             case SimdWidth.Vector128:
-                Vector<Simd128, Vector128<float>>(a, b, c, k, columns, ld, rowStart, rowEnd);
+                Vector<Simd128, Vector128<float>>(a, b, c, k, columns, ld, rowStart, rowEnd, prefetch);
                 break;
             default:
                 Scalar(a, b, c, k, columns, ld, rowStart, rowEnd);
@@ -72,17 +74,19 @@ internal static unsafe class MatrixMultiply
         }
     }
 
-    private static void Vector<TSimd, TVec>(float* a, float* b, float* c, int k, int columns, int ld, int rowStart, int rowEnd)
+    private static void Vector<TSimd, TVec>(float* a, float* b, float* c, int k, int columns, int ld, int rowStart, int rowEnd, PrefetchPlan prefetch)
         where TSimd : ISimd<TVec>
         where TVec : struct
     {
         int count = TSimd.Count;
-        int j = 0;
+        int j = 0, tile = 0;
         for (; j + (2 * count) <= columns; j += 2 * count)
         {
-            for (int i = rowStart; i < rowEnd; i += RowBlock)
+            for (int i = rowStart; i < rowEnd; i += RowBlock, tile++)
             {
-                Tile2<TSimd, TVec>(a + ((long)i * ld), b + j, c + ((long)i * ld) + j, k, ld);
+                // Each tile prefetches the next k lines of the plan (two per pair of steps); none: it re-touches C.
+                byte* lines = prefetch.Line(tile * k);
+                Tile2<TSimd, TVec>(a + ((long)i * ld), b + j, c + ((long)i * ld) + j, k, ld, lines == null ? (byte*)c : lines, lines == null ? 0 : 128);
             }
         }
 
@@ -96,13 +100,16 @@ internal static unsafe class MatrixMultiply
         }
     }
 
-    // C[0..6, 0..2·count] = A[0..6, 0..k] · B[0..k, 0..2·count]; 12 accumulators.
+    // C[0..6, 0..2·count] = A[0..6, 0..k] · B[0..k, 0..2·count]; 12 accumulators. Every second step also prefetches
+    // two lines into L2 (prefetch, prefetch + 64, then prefetch += step): spread this thinly, the memory the caller
+    // reads next streams in under the FMAs without taking their load slots (a burst of prefetches per tile did).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile2<TSimd, TVec>(float* a, float* b, float* c, int k, int ld)
+    private static void Tile2<TSimd, TVec>(float* a, float* b, float* c, int k, int ld, byte* prefetch, int step)
         where TSimd : ISimd<TVec>
         where TVec : struct
     {
         int count = TSimd.Count;
+        bool hint = Sse.IsSupported;
         TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
         TVec c20 = TSimd.Zero, c21 = TSimd.Zero, c30 = TSimd.Zero, c31 = TSimd.Zero;
         TVec c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
@@ -110,6 +117,13 @@ internal static unsafe class MatrixMultiply
         float* bp = b;
         for (int p = 0; p < k; p++, bp += ld)
         {
+            if (hint && (p & 1) == 0)
+            {
+                Sse.Prefetch1(prefetch);
+                Sse.Prefetch1(prefetch + 64);
+                prefetch += step;
+            }
+
             TVec b0 = TSimd.Load(bp);
             TVec b1 = TSimd.Load(bp + count);
             TVec x = TSimd.Broadcast(a0[p]);
@@ -177,5 +191,30 @@ internal static unsafe class MatrixMultiply
         TSimd.Store(c3, c + (3 * ld));
         TSimd.Store(c4, c + (4 * ld));
         TSimd.Store(c5, c + (5 * ld));
+    }
+}
+
+/// <summary>
+/// Memory to prefetch while a product runs: <paramref name="segments"/> runs of <paramref name="segmentBytes"/>
+/// bytes, <paramref name="segmentStride"/> bytes apart (one run per head: the next rows a block will fuse).
+/// </summary>
+/// <param name="start">The first run's first byte.</param>
+/// <param name="segmentStride">Bytes from one run to the next.</param>
+/// <param name="segmentBytes">Bytes per run.</param>
+/// <param name="segments">Runs.</param>
+internal readonly unsafe struct PrefetchPlan(byte* start, long segmentStride, int segmentBytes, int segments)
+{
+    private readonly int _linesPerSegment = (segmentBytes + 127) / 64;   // one extra: a run need not start on a line
+
+    /// <summary>The 64-byte line at a position in the plan, or null past its end (or for the empty plan).</summary>
+    public byte* Line(int index)
+    {
+        if (start == null || index < 0)
+        {
+            return null;
+        }
+
+        int segment = index / _linesPerSegment;
+        return segment < segments ? start + (segment * segmentStride) + ((long)(index - (segment * _linesPerSegment)) * 64) : null;
     }
 }
