@@ -31,8 +31,8 @@ import numpy as np
 SHAPES = [(12, 12, 197), (24, 16, 197), (12, 12, 577)]
 
 
-def openblas_info():
-    """Core name, config and threads of the OpenBLAS that numpy loaded, or None when it is not OpenBLAS."""
+def openblas_library():
+    """(path, ctypes library) of the OpenBLAS numpy loaded, or None when numpy does not run on OpenBLAS."""
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
             paths = sorted({line.split()[-1] for line in maps if "openblas" in line and ".so" in line})
@@ -41,34 +41,40 @@ def openblas_info():
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
-            lib.openblas_get_corename.restype = ctypes.c_char_p
-            lib.openblas_get_config.restype = ctypes.c_char_p
-            return {
-                "library": os.path.basename(path),
-                "core": lib.openblas_get_corename().decode(),
-                "config": lib.openblas_get_config().decode(),
-                "threads": lib.openblas_get_num_threads(),
-            }
+            lib.openblas_get_num_threads  # raises AttributeError when it is not OpenBLAS
+            return path, lib
         except (OSError, AttributeError):
             continue
     return None
 
 
+def openblas_info():
+    """Core name, config and threads of the OpenBLAS that numpy loaded, or None when it is not OpenBLAS."""
+    found = openblas_library()
+    if found is None:
+        return None
+    path, lib = found
+    try:
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        return {
+            "library": os.path.basename(path),
+            "core": lib.openblas_get_corename().decode(),
+            "config": lib.openblas_get_config().decode(),
+            "threads": lib.openblas_get_num_threads(),
+        }
+    except AttributeError:
+        return None
+
+
 def set_openblas_threads(count):
     """Sets the thread count of the OpenBLAS numpy loaded (at run time, like OPENBLAS_NUM_THREADS at start);
     returns False when numpy does not run on OpenBLAS."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line and ".so" in line})
-    except OSError:
+    found = openblas_library()
+    if found is None:
         return False
-    for path in paths:
-        try:
-            ctypes.CDLL(path).openblas_set_num_threads(count)
-            return True
-        except (OSError, AttributeError):
-            continue
-    return False
+    found[1].openblas_set_num_threads(count)
+    return True
 
 
 def make_stack(layers, heads, tokens, seed=42):
