@@ -416,7 +416,7 @@ public sealed unsafe class RolloutEngine
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public float CheckRow(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool checkRowSums)
         {
-            float* sums = _sums!.Pointer;
+            float* sums = checkRowSums ? _sums!.Pointer : null;
             float total = FuseHeads.SumHeads(_width, source, headStride, heads, n, sums, out bool signBits);
             if (!float.IsFinite(total) || signBits)
             {
@@ -441,26 +441,28 @@ public sealed unsafe class RolloutEngine
         }
 
         // Rare: the total is not finite, or a sign bit is set (a negative value, or a harmless −0). Names the culprit.
-        private void CheckValues(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool signBits)
+        private static void CheckValues(float* source, long headStride, int heads, int n, int layer, int item, int firstHead, int row, bool signBits)
         {
-            float* sums = _sums!.Pointer;
+            float total = 0f;
             for (int h = 0; h < heads; h++)
             {
-                if (!float.IsFinite(sums[h]))
+                float sum = 0f;
+                for (int j = 0; j < n; j++)
+                {
+                    sum += source[(h * headStride) + j];
+                }
+
+                if (!float.IsFinite(sum))
                 {
                     ThrowNotFinite(layer, item, firstHead + h, row);
                 }
+
+                total += sum;
             }
 
             if (signBits)
             {
                 CheckNotNegative(source, headStride, heads, n, layer, item, firstHead, row);
-            }
-
-            float total = 0f;
-            for (int h = 0; h < heads; h++)
-            {
-                total += sums[h];
             }
 
             if (!float.IsFinite(total))

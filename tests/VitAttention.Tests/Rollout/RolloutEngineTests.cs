@@ -249,6 +249,13 @@ public class RolloutEngineTests
         Assert.That(ex!.Message, Does.Contain(expected).And.Contain("layer 2").And.Contain("head 3").And.Contain("row 5"));
         Assert.That(ex.ParamName, Is.EqualTo("stack"));
         Assert.Throws<ArgumentException>(() => new RolloutEngine().RolloutMatrix(stack, shape, 1, RolloutOptions.Default, new float[17 * 17]));
+        if (!add)
+        {
+            // Trusting the row sums skips only that check: the value checks still name the head.
+            var softmax = RolloutOptions.Default with { InputsAreSoftmax = true };
+            ex = Assert.Throws<ArgumentException>(() => new RolloutEngine().RolloutMatrix(stack, shape, 1, softmax, new float[17 * 17]));
+            Assert.That(ex!.Message, Does.Contain(expected).And.Contain("layer 2").And.Contain("head 3").And.Contain("row 5"));
+        }
     }
 
     // Two threads split the layers into two chains and multiply them at the end: a different association of the

@@ -46,7 +46,8 @@ internal static unsafe class FuseHeads
     /// <param name="headStride">Floats from one head's row to the next head's.</param>
     /// <param name="heads">Heads (at least 1).</param>
     /// <param name="n">Floats per row.</param>
-    /// <param name="sums">Per head, the row's sum (<paramref name="heads"/> floats). NaN or infinity in a row makes its sum non-finite.</param>
+    /// <param name="sums">Per head, the row's sum (<paramref name="heads"/> floats), or null when only the total is
+    /// wanted (the per-head sums cost a reduction per head).</param>
     /// <param name="signBits">Whether a value read has its sign bit set: true for every negative value (and for −0,
     /// and NaN with the sign bit, which the caller tells apart); false means no value is negative.</param>
     /// <returns>The sum over all heads (accumulated apart from the per-head sums, so nothing waits on those).</returns>
@@ -121,7 +122,11 @@ internal static unsafe class FuseHeads
                 signs |= BitConverter.SingleToInt32Bits(a[j]);
             }
 
-            sums[h] = sum;
+            if (sums != null)
+            {
+                sums[h] = sum;
+            }
+
             total += sum;
         }
 
@@ -195,7 +200,10 @@ internal static unsafe class FuseHeads
 
             TVec s = TSimd.Add(s0, s1);
             total = TSimd.Add(total, s);
-            sums[h] = TSimd.Sum(s);
+            if (sums != null)
+            {
+                sums[h] = TSimd.Sum(s);
+            }
         }
 
         signBits = TSimd.AnySignBit(signs);
@@ -277,7 +285,7 @@ internal static unsafe class FuseHeads
         return TOp.Invoke<TSimd, TVec>(even, odd);
     }
 
-    // Each head's next row into L1 (64-byte lines; one extra line covers a row that does not start on one).
+    // Each head's next row into L1.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchNextRows(float* next, long headStride, int heads, int n)
     {
@@ -286,13 +294,14 @@ internal static unsafe class FuseHeads
             return;
         }
 
-        int bytes = (n * sizeof(float)) + 63;
         for (int h = 0; h < heads; h++)
         {
+            // Exactly the lines the row touches: from the line of its first byte to the line of its last.
             byte* row = (byte*)(next + (h * headStride));
-            for (int offset = 0; offset < bytes; offset += 64)
+            byte* end = row + (n * sizeof(float));
+            for (byte* line = (byte*)((nuint)row & ~(nuint)63); line < end; line += 64)
             {
-                Sse.Prefetch0(row + offset);
+                Sse.Prefetch0(line);
             }
         }
     }
