@@ -364,8 +364,20 @@ public sealed unsafe class RolloutEngine
                     // and min the fused row's sum is needed first, so it is fused into a scratch row. The fused
                     // matrix is never written; every attention value is read from memory once.
                     float* rowBase = stack + shape.OffsetOf(l, item);
+                    float* sums = options.InputsAreSoftmax ? null : _sums!.Pointer;
                     for (int k = 0; k < n; k++)
                     {
+                        if (mean)
+                        {
+                            // The whole layer in one kernel call; it stops at a row that needs the checks' slow path
+                            // (which throws, or passes a harmless −0) or the identity-row case, taken below.
+                            k = FuseHeads.MeanRowStep(_width, rowBase, shape.MatrixLength, heads, n, k, r, next, alpha, sums, RowSumTolerance);
+                            if (k >= n)
+                            {
+                                break;
+                            }
+                        }
+
                         float* source = rowBase + ((long)k * n);
                         float sum = CheckRow(source, shape.MatrixLength, heads, n, l, item, 0, k, !options.InputsAreSoftmax);
                         float rk = r[k];
