@@ -127,7 +127,7 @@ public class FiguresTests
         Assert.That((figure.Width, figure.Height), Is.EqualTo((overlay.Width + (2 * margin), overlay.Height + (2 * margin))));
         using var panel = new SKBitmap(overlay.Info);
         Assert.That(figure.ExtractSubset(panel, SKRectI.Create(margin, margin, overlay.Width, overlay.Height)), Is.True);
-        using var panelCopy = GoldenImage.ToBitmap(SKImage.FromBitmap(panel));
+        using var panelCopy = GoldenImage.ToRgba(panel);
         Assert.That(GoldenImage.Compare(panelCopy, overlay, 0).MaxError, Is.EqualTo(0));
     }
 
@@ -148,7 +148,7 @@ public class FiguresTests
             using var expected = Overlay.Render(small, new SKRectI(0, 0, 200, 200), _astronautLayers[layerNumbers[p] - 1]);
             using var actual = new SKBitmap(expected.Info);
             Assert.That(figure.ExtractSubset(actual, SKRectI.Create(margin + (p * (200 + gap)), margin, 200, 200)), Is.True);
-            using var actualCopy = GoldenImage.ToBitmap(SKImage.FromBitmap(actual));
+            using var actualCopy = GoldenImage.ToRgba(actual);
             var result = GoldenImage.Compare(actualCopy, expected, 3);
             Assert.That(result.DifferingFraction, Is.LessThan(0.01), $"panel {p}: {result}");
         }
@@ -273,7 +273,7 @@ public class FiguresTests
         Assert.That(bytes.AsSpan(0, 8).ToArray(), Is.EqualTo(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 }));
         using var decoded = SKBitmap.Decode(bytes);
         using var expected = GoldenImage.ToBitmap(image);
-        using var actual = GoldenImage.ToBitmap(SKImage.FromBitmap(decoded));
+        using var actual = GoldenImage.ToRgba(decoded);
         Assert.That(GoldenImage.Compare(actual, expected, 0).MaxError, Is.EqualTo(0));
     }
 

@@ -44,21 +44,12 @@ internal static class GoldenImage
     public static SKBitmap Decode(string path)
     {
         using var decoded = SKBitmap.Decode(path) ?? throw new InvalidOperationException($"Cannot decode {path}.");
-        var bitmap = new SKBitmap(new SKImageInfo(decoded.Width, decoded.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        using var canvas = new SKCanvas(bitmap);
-        canvas.Clear(SKColors.White);
-        canvas.DrawBitmap(decoded, 0, 0, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
-        return bitmap;
+        return ToRgba(decoded);
     }
 
-    public static SKBitmap ToBitmap(SKImage image)
-    {
-        var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        using var canvas = new SKCanvas(bitmap);
-        canvas.Clear(SKColors.White);
-        canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
-        return bitmap;
-    }
+    /// <summary>An opaque Rgba8888 copy of a rendered image, so pixels can be read as bytes.</summary>
+    public static SKBitmap ToBitmap(SKImage image) =>
+        Opaque(image.Width, image.Height, (canvas, sampling) => canvas.DrawImage(image, 0, 0, sampling));
 
     public static ComparisonResult Compare(SKBitmap actual, SKBitmap expected, int channelTolerance)
     {
@@ -91,12 +82,16 @@ internal static class GoldenImage
     }
 
     /// <summary>An opaque Rgba8888 copy, so pixels can be read as bytes.</summary>
-    public static SKBitmap ToRgba(SKBitmap bitmap)
+    public static SKBitmap ToRgba(SKBitmap bitmap) =>
+        Opaque(bitmap.Width, bitmap.Height, (canvas, sampling) => canvas.DrawBitmap(bitmap, 0, 0, sampling));
+
+    // A white Rgba8888 canvas of the size, drawn on pixel for pixel (nearest sampling).
+    private static SKBitmap Opaque(int width, int height, Action<SKCanvas, SKSamplingOptions> draw)
     {
-        var copy = new SKBitmap(new SKImageInfo(bitmap.Width, bitmap.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var copy = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         using var canvas = new SKCanvas(copy);
         canvas.Clear(SKColors.White);
-        canvas.DrawBitmap(bitmap, 0, 0, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
+        draw(canvas, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
         return copy;
     }
 
