@@ -245,7 +245,7 @@ public sealed unsafe class RolloutEngine
     private sealed class Lane
     {
         private readonly SimdWidth _width;
-        private AlignedBuffer? _layer;    // Ã_l, [rows, ld] (the discard path)
+        private AlignedBuffer? _layer;    // Ã_l on the discard path; else the upper chain's first product, [rows, ld]
         private AlignedBuffer? _product;  // running product, [rows, ld]
         private AlignedBuffer? _spare;    // next product, [rows, ld]
         private AlignedBuffer? _extra;    // a second chain's buffer, [rows, ld]
