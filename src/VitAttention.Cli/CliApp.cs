@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using VitAttention.Inference;
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Cli;

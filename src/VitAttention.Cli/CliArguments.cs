@@ -2,9 +2,6 @@ using System.Globalization;
 
 namespace VitAttention.Cli;
 
-/// <summary>A command-line mistake: printed as one line with the usage hint, exit code 2.</summary>
-internal sealed class UsageException(string message) : Exception(message);
-
 /// <summary>
 /// Parsed arguments of one command: positionals in order, <c>--name value</c> options and <c>--flag</c> switches.
 /// Every option must be known to the command, so a typo is an error rather than silently ignored.

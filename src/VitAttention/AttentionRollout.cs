@@ -1,3 +1,5 @@
+using VitAttention.Loading;
+
 namespace VitAttention;
 
 /// <summary>

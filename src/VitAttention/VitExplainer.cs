@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using SkiaSharp;
 using VitAttention.Analysis;
 using VitAttention.Inference;
+using VitAttention.Loading;
 using VitAttention.Models;
 using VitAttention.Rollout;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using SkiaSharp;
 using VitAttention.Analysis;
 using VitAttention.Hub;
+using VitAttention.Loading;
 using VitAttention.Models;
 using VitAttention.Rollout;
 

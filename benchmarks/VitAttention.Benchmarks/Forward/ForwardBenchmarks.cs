@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Microsoft.ML.OnnxRuntime;
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Benchmarks.Forward;

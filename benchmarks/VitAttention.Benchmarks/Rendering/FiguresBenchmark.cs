@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SkiaSharp;
 using VitAttention.Inference;
+using VitAttention.Loading;
 using VitAttention.Models;
 using VitAttention.Rendering;
 

@@ -1,54 +1,5 @@
 namespace VitAttention.Models;
 
-/// <summary>Which reference pipeline a checkpoint comes from; it decides weight names and preprocessing.</summary>
-public enum ModelFamily
-{
-    /// <summary>Hugging Face transformers <c>ViTForImageClassification</c> (names under <c>vit.</c> and <c>classifier.</c>).</summary>
-    HuggingFace,
-
-    /// <summary>timm <c>VisionTransformer</c> (fused <c>attn.qkv</c>, config with <c>model_args</c> / <c>pretrained_cfg</c>).</summary>
-    Timm,
-
-    /// <summary>An ONNX file whose origin is not known.</summary>
-    Onnx,
-}
-
-/// <summary>Resampling filter used to resize the photo before it enters the model.</summary>
-public enum ResampleFilter
-{
-    /// <summary>PIL bilinear (triangle filter, antialiased when shrinking).</summary>
-    Bilinear,
-
-    /// <summary>PIL bicubic (a = −0.5, antialiased when shrinking).</summary>
-    Bicubic,
-}
-
-/// <summary>How a photo is turned into the model's input tensor.</summary>
-public sealed record PreprocessConfig
-{
-    /// <summary>Per-channel mean subtracted after rescaling (R, G, B).</summary>
-    public required float[] Mean { get; init; }
-
-    /// <summary>Per-channel standard deviation divided by after subtracting the mean (R, G, B).</summary>
-    public required float[] Std { get; init; }
-
-    /// <summary>Multiplier from 8-bit samples to [0, 1]; 1/255 in every known model.</summary>
-    public float RescaleFactor { get; init; } = 1f / 255f;
-
-    /// <summary>The resampling filter.</summary>
-    public ResampleFilter Resample { get; init; } = ResampleFilter.Bilinear;
-
-    /// <summary>
-    /// Centre-crop fraction (timm's <c>crop_pct</c>): when set, the short side is resized to
-    /// floor(size / crop_pct) and the centre <c>size</c> × <c>size</c> is cropped. When null, the photo is resized
-    /// straight to the model size (Hugging Face's ViTImageProcessor).
-    /// </summary>
-    public float? CropPct { get; init; }
-
-    /// <summary>The Hugging Face default: bilinear resize to the model size, mean 0.5, std 0.5.</summary>
-    public static PreprocessConfig HuggingFaceDefault => new() { Mean = [0.5f, 0.5f, 0.5f], Std = [0.5f, 0.5f, 0.5f] };
-}
-
 /// <summary>
 /// The dimensions and conventions of one Vision Transformer. Nothing in the library hard-codes 197 tokens, a 14×14
 /// grid or 12 layers: everything is taken from here.

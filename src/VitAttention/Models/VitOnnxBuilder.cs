@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
+using VitAttention.Loading;
 
 namespace VitAttention.Models;
 
@@ -28,27 +29,16 @@ public static class VitOnnxBuilder
     /// <summary>Name of the image input of the graphs this class builds.</summary>
     public const string InputName = "pixel_values";
 
-    /// <summary>File name of the cached graph next to its source checkpoint.</summary>
-    public const string CacheFileName = "model.attn.onnx";
-
     /// <summary>ONNX operator set the graphs use (17: the first with <c>LayerNormalization</c>).</summary>
     public const int OpsetVersion = 17;
 
     /// <summary>ONNX IR version written (8, read by every ONNX Runtime since 1.10).</summary>
     public const long IrVersion = 8;
 
-    /// <summary>Metadata key holding the hash of the source files of a cached graph.</summary>
-    public const string SourceKeyMetadata = "vitattention.source_key";
-
     /// <summary>Bumped whenever the graph layout changes, so old caches are rebuilt.</summary>
     internal const int GraphFormatVersion = 1;
 
     private const long MaxParameters = 500_000_000; // 2 GB protobuf limit, less room for the graph
-
-    private static int s_builds;
-
-    /// <summary>How many graphs <see cref="Prepare"/> and <see cref="PrepareCached"/> have built in this process (for cache tests).</summary>
-    internal static int BuildCount => Volatile.Read(ref s_builds);
 
     /// <summary>Builds the serialised ONNX ModelProto of the ViT described by <paramref name="config"/> and <paramref name="weights"/>.</summary>
     /// <param name="config">The dimensions and layout.</param>
@@ -62,60 +52,6 @@ public static class VitOnnxBuilder
     /// <exception cref="ArgumentException">The weights do not match the config, or there would be no output at all.</exception>
     public static byte[] Build(VitConfig config, VitWeights weights, bool includeAttentions = true) =>
         BuildModel(config, weights, includeAttentions, metadata: null).ToByteArray();
-
-    /// <summary>
-    /// Reads the checkpoint in <paramref name="folder"/> (config, weights) and builds its graph with attention outputs.
-    /// Nothing is written to disk; see <see cref="PrepareCached"/>.
-    /// </summary>
-    /// <param name="folder">A Hugging Face or timm checkpoint folder (<c>config.json</c>, <c>model.safetensors</c>).</param>
-    /// <returns>The model, with input name <see cref="InputName"/>.</returns>
-    /// <exception cref="ModelFormatException">The folder's config or weights are missing, malformed or disagree.</exception>
-    public static PreparedModel Prepare(string folder)
-    {
-        var config = VitConfigLoader.FromFolder(folder);
-        var weights = VitWeights.Load(folder, config);
-        Interlocked.Increment(ref s_builds);
-        return new PreparedModel(config, Build(config, weights), InputName, folder);
-    }
-
-    /// <summary>
-    /// Like <see cref="Prepare"/>, but keeps the built graph as <c>model.attn.onnx</c> next to the checkpoint (or, when
-    /// that folder is not writable, under the user's local application data folder) and reuses it while the source
-    /// files and the library version are unchanged. Writes are atomic (temporary file, then rename).
-    /// </summary>
-    /// <param name="folder">A Hugging Face or timm checkpoint folder.</param>
-    /// <returns>The model, built now or read from the cache.</returns>
-    /// <exception cref="ModelFormatException">The folder's config or weights are missing, malformed or disagree.</exception>
-    public static PreparedModel PrepareCached(string folder)
-    {
-        var config = VitConfigLoader.FromFolder(folder);
-        string key = PreparedModelCache.SourceKey(folder);
-        foreach (string cacheFolder in PreparedModelCache.Candidates(folder))
-        {
-            byte[]? cached = PreparedModelCache.TryRead(cacheFolder, key);
-            if (cached is not null)
-            {
-                return new PreparedModel(config, cached, InputName, folder);
-            }
-        }
-
-        var weights = VitWeights.Load(folder, config);
-        Interlocked.Increment(ref s_builds);
-        byte[] onnx = BuildModel(config, weights, includeAttentions: true, new Dictionary<string, string>
-        {
-            [SourceKeyMetadata] = key,
-            ["vitattention.source"] = Path.GetFullPath(folder),
-        }).ToByteArray();
-        foreach (string cacheFolder in PreparedModelCache.Candidates(folder))
-        {
-            if (PreparedModelCache.TryWrite(cacheFolder, key, onnx))
-            {
-                break;
-            }
-        }
-
-        return new PreparedModel(config, onnx, InputName, folder);
-    }
 
     internal static ModelProto BuildModel(VitConfig config, VitWeights weights, bool includeAttentions, IReadOnlyDictionary<string, string>? metadata)
     {

@@ -243,8 +243,8 @@ public static class Figures
     }
 
     /// <summary>
-    /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 1: on the study's figures this is
-    /// about 5× faster than libpng's default (adaptive filters, level 6) for files about 15% larger.
+    /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 1, which on the study's figures
+    /// encodes much faster than libpng's default for slightly larger files (docs/benchmarks/figures.md).
     /// </summary>
     public static byte[] EncodePng(SKImage image)
     {

@@ -58,7 +58,7 @@ public sealed record RolloutOptions
     /// Threads a call may use; default <see cref="Environment.ProcessorCount"/> (as numpy's OpenBLAS and ONNX
     /// Runtime use every core by default). With 2 or more, <see cref="RolloutEngine.RolloutMatrix"/> splits the layers
     /// into two chains built on two threads (the caller and one thread-pool work item; no allocation) and multiplies
-    /// them at the end: 1.8–2× faster at ViT-B/16 on two idle cores. It never uses more than two, and a helper
+    /// them at the end (faster on two idle cores; see docs/benchmarks/rollout.md). It never uses more than two, and a helper
     /// the busy pool has not started in time is skipped rather than waited for. The row, layer and map methods
     /// (all an overlay needs) and the <see cref="DiscardRatio"/> path always run on the calling thread. Set 1 when you
     /// already run one engine per core.

@@ -7,9 +7,6 @@ using System.Text;
 
 namespace VitAttention.Tests.Hub;
 
-/// <summary>One request the fake hub received.</summary>
-internal sealed record RecordedRequest(string Method, string Path, string? Range, string? Authorization);
-
 /// <summary>
 /// A tiny HTTP/1.1 server on 127.0.0.1 that answers like the Hugging Face hub for one repository:
 /// <c>/{owner}/{name}/resolve/{main|commit}/{file}</c> answers small files with <c>ETag</c> = git blob SHA-1 and

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using VitAttention.Inference;
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Tests.Inference;
@@ -13,7 +14,7 @@ public class VitSessionTests
     private static PreparedModel? s_model;
 
     /// <summary>The HF fixture built into an ONNX graph with attention outputs (once per test run).</summary>
-    private static PreparedModel Model => s_model ??= VitOnnxBuilder.Prepare(FixturePaths.HfFolder);
+    private static PreparedModel Model => s_model ??= CheckpointLoader.Prepare(FixturePaths.HfFolder);
 
     private static VitSessionOptions Options => VitSessionOptions.Default with { IntraOpThreads = 1 };
 
@@ -305,7 +306,7 @@ public class VitSessionTests
         VitConfig config = InferenceTestData.TinyHf() with { ImageHeight = 8, ImageWidth = 8, PatchSize = 4, NumLayers = 2, Labels = [] };
         using var session = new VitSession(new PreparedModel(config, onnx, "pixel_values", "tiny.onnx"), Options);
         float[] x = RandomPixels(2, session.InputLength, seed: 8);
-        var graph = Onnx.ModelProto.Parser.ParseFrom(onnx).Graph;
+        var graph = global::Onnx.ModelProto.Parser.ParseFrom(onnx).Graph;
         float[] Weights(string name) => System.Runtime.InteropServices.MemoryMarshal
             .Cast<byte, float>(graph.Initializer.Single(t => t.Name == name).RawData.Span).ToArray();
 

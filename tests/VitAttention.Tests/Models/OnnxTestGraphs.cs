@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Tests.Models;

@@ -1,3 +1,4 @@
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Tests.Models;
@@ -14,7 +15,7 @@ public class VitOnnxBuilderTests
     [TestCase("tiny-vit-timm")]
     public void Prepare_Fixture_MatchesPyTorchLogitsAndEveryAttention(string fixture)
     {
-        var model = VitOnnxBuilder.Prepare(FixturePaths.Folder(fixture));
+        var model = CheckpointLoader.Prepare(FixturePaths.Folder(fixture));
         var (pixels, expected) = Inputs(fixture);
         using (expected)
         {
@@ -36,7 +37,7 @@ public class VitOnnxBuilderTests
     [TestCase("tiny-vit-timm")]
     public void Prepare_BatchOfTwo_EqualsTwoSingleRuns(string fixture)
     {
-        var model = VitOnnxBuilder.Prepare(FixturePaths.Folder(fixture));
+        var model = CheckpointLoader.Prepare(FixturePaths.Folder(fixture));
         var (pixels, expected) = Inputs(fixture);
         expected.Dispose();
         var both = OrtRunner.Run(model.Onnx, pixels, [2, 3, 32, 32]);

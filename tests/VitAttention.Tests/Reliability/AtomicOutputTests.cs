@@ -1,4 +1,5 @@
 using VitAttention.Cli;
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Tests.Reliability;

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Onnx;
 using VitAttention.Models;
+using VitAttention.Onnx;
 
 namespace VitAttention.Tests.Reliability;
 

@@ -1,5 +1,7 @@
 using VitAttention.Inference;
+using VitAttention.Loading;
 using VitAttention.Models;
+using VitAttention.Onnx;
 
 namespace VitAttention.Tests.Reliability;
 

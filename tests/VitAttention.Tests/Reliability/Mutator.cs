@@ -4,16 +4,6 @@ using System.Text.RegularExpressions;
 
 namespace VitAttention.Tests.Reliability;
 
-/// <summary>The file kinds the fuzzer mutates; each adds structure-aware edits to the generic byte edits.</summary>
-internal enum FuzzFormat
-{
-    SafeTensors,
-    ConfigJson,
-    PreprocessorJson,
-    Onnx,
-    Image,
-}
-
 /// <summary>
 /// A small seeded mutation generator: bit flips, byte sets, inserts, deletes, truncation, splices, integer
 /// overwrites, and per format header-length edits (safetensors), JSON number and string edits (config files and the
@@ -360,10 +350,4 @@ internal static partial class Mutator
 
         return ~crc;
     }
-}
-
-/// <summary>Mutated bytes and the edits that made them.</summary>
-internal sealed record Mutated(byte[] Bytes, IReadOnlyList<string> Steps)
-{
-    public string Describe() => string.Join("; ", Steps);
 }

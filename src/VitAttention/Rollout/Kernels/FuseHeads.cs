@@ -20,8 +20,7 @@ namespace VitAttention.Rollout.Kernels;
 /// close to the memory floor.</para>
 /// <para>The first pass starts by prefetching the next row of every head (<c>src_h + n</c>, the row a caller fuses
 /// next) into L1, where the hardware has a prefetch instruction and the rows are short (see
-/// <see cref="PrefetchLimitBytes"/>): without it a 197-token row waits on its cache misses (Row 1.25× slower
-/// cold). A prefetch never faults, so the last row of a stack may point past its end.</para>
+/// <see cref="PrefetchLimitBytes"/>): without it a 197-token row waits on its cache misses (docs/benchmarks/rollout.md). A prefetch never faults, so the last row of a stack may point past its end.</para>
 /// <para>Remainder: rows are not padded, so n mod Count floats are left after the vector body. When n ≥ Count
 /// they are taken by one overlapping last vector at n − Count; in the sums and in an accumulated destination its
 /// lanes already counted are masked to zero, and in an overwritten destination they are recomputed in the same
@@ -33,7 +32,7 @@ internal static unsafe class FuseHeads
     /// <summary>
     /// The largest next-row group (heads × n floats) that is prefetched: a third of a 48 KB L1. Larger groups
     /// (12 heads of more than ~340 tokens) would evict the rows being read, and their longer runs are what the
-    /// hardware prefetcher follows well on its own (577 tokens: 10% faster without).
+    /// hardware prefetcher follows well on its own (docs/benchmarks/rollout.md).
     /// </summary>
     public const int PrefetchLimitBytes = 16 * 1024;
 

@@ -7,7 +7,7 @@ namespace VitAttention.Rollout.Kernels;
 /// <summary>
 /// Square-ish matrix product on padded row-major buffers, scalar equivalent
 /// <c>C[i, j] = Σ_{p &lt; k} A[i, p]·B[p, j]</c>. TensorPrimitives has no matrix product and a row-wise
-/// <c>MultiplyAdd</c> loop reaches only ~22 GFLOP/s, so this is a register-blocked FMA micro-kernel: a tile of
+/// <c>MultiplyAdd</c> loop is far from the FMA peak (docs/benchmarks/rollout.md), so this is a register-blocked FMA micro-kernel: a tile of
 /// <see cref="RowBlock"/> rows × 2 vectors of C stays in 12 registers while p runs over k, each step one broadcast
 /// of A per row and two loads of B. Columns are walked in strips of two vectors (outer) and rows in blocks (inner),
 /// so the strip of B (k × 2 vectors, 25 KB at k = 197 with 512-bit vectors) stays in L1 while every row block
@@ -191,30 +191,5 @@ internal static unsafe class MatrixMultiply
         TSimd.Store(c3, c + (3 * ld));
         TSimd.Store(c4, c + (4 * ld));
         TSimd.Store(c5, c + (5 * ld));
-    }
-}
-
-/// <summary>
-/// Memory to prefetch while a product runs: <paramref name="segments"/> runs of <paramref name="segmentBytes"/>
-/// bytes, <paramref name="segmentStride"/> bytes apart (one run per head: the next rows a block will fuse).
-/// </summary>
-/// <param name="start">The first run's first byte.</param>
-/// <param name="segmentStride">Bytes from one run to the next.</param>
-/// <param name="segmentBytes">Bytes per run.</param>
-/// <param name="segments">Runs.</param>
-internal readonly unsafe struct PrefetchPlan(byte* start, long segmentStride, int segmentBytes, int segments)
-{
-    private readonly int _linesPerSegment = (segmentBytes + 127) / 64;   // one extra: a run need not start on a line
-
-    /// <summary>The 64-byte line at a position in the plan, or null past its end (or for the empty plan).</summary>
-    public byte* Line(int index)
-    {
-        if (start == null || index < 0)
-        {
-            return null;
-        }
-
-        int segment = index / _linesPerSegment;
-        return segment < segments ? start + (segment * segmentStride) + ((long)(index - (segment * _linesPerSegment)) * 64) : null;
     }
 }

@@ -1,0 +1,11 @@
+namespace VitAttention;
+
+/// <summary>The requested execution device (for example CUDA) cannot be used in this process.</summary>
+public sealed class DeviceUnavailableException : VitAttentionException
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public DeviceUnavailableException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and the error that caused it.</summary>
+    public DeviceUnavailableException(string message, Exception? inner) : base(message, inner) { }
+}

@@ -1,0 +1,11 @@
+namespace VitAttention;
+
+/// <summary>A model could not be resolved or downloaded from the model hub, or the cache is unusable.</summary>
+public sealed class ModelHubException : VitAttentionException
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public ModelHubException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and the error that caused it.</summary>
+    public ModelHubException(string message, Exception? inner) : base(message, inner) { }
+}

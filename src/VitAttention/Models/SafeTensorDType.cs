@@ -1,0 +1,23 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+
+namespace VitAttention.Models;
+
+/// <summary>Element types a safetensors file may declare; the reader converts the floating ones to float32.</summary>
+public enum SafeTensorDType
+{
+    /// <summary>IEEE 754 single precision.</summary>
+    F32,
+
+    /// <summary>IEEE 754 half precision.</summary>
+    F16,
+
+    /// <summary>bfloat16 (the upper half of a float32).</summary>
+    BF16,
+
+    /// <summary>IEEE 754 double precision.</summary>
+    F64,
+}
