@@ -9,7 +9,7 @@ namespace VitAttention.Cli;
 /// otherwise a few plain lines per file (start, each quarter, done), so logs stay readable.
 /// </summary>
 /// <remarks>Thread-safe. Reports are expected in order, as <see cref="HubClient"/> makes them.</remarks>
-public sealed class ProgressBar : IProgress<DownloadProgress>
+internal sealed class ProgressBar : IProgress<DownloadProgress>
 {
     private const int BarCells = 24;
     private static readonly TimeSpan RedrawInterval = TimeSpan.FromMilliseconds(100);

@@ -20,7 +20,7 @@ public sealed class VitExplainer : IDisposable
 
     /// <summary>Wraps a prepared model in a session.</summary>
     /// <exception cref="DeviceUnavailableException">CUDA was asked for and cannot be used (and fallback was not allowed).</exception>
-    public VitExplainer(PreparedModel model, ExplainerOptions? options = null)
+    internal VitExplainer(PreparedModel model, ExplainerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Options = options ?? ExplainerOptions.Default;
@@ -31,7 +31,7 @@ public sealed class VitExplainer : IDisposable
     }
 
     /// <summary>The model being explained.</summary>
-    public PreparedModel Model { get; }
+    internal PreparedModel Model { get; }
 
     /// <summary>The model's dimensions, labels and preprocessing.</summary>
     public VitConfig Config => Model.Config;

@@ -7,7 +7,7 @@ namespace VitAttention.Analysis;
 /// Ranks layers by how focused their CLS attention is: the share of attention inside a region of interest,
 /// or, without one, a concentration score (1 − normalised entropy).
 /// </summary>
-public static class LayerFocus
+internal static class LayerFocus
 {
     /// <summary>Default number of top layers.</summary>
     public const int DefaultTopK = 3;

@@ -29,7 +29,7 @@ namespace VitAttention.Hub;
 /// processes, are serialised by a lock file under <c>{cache}/.locks/</c>.
 /// </para>
 /// </remarks>
-public sealed class HubClient : IDisposable
+internal sealed class HubClient : IDisposable
 {
     private const int MaxRedirects = 10;
     private const int BufferBytes = 1 << 16;

@@ -20,7 +20,7 @@ namespace VitAttention.Inference;
 /// instead, which is a PIL defect this library does not copy). A GIF's transparent pixels, whose colour GIF leaves
 /// undefined, come out black (PIL shows the palette entry). Instances are immutable and thread-safe.
 /// </summary>
-public sealed class ImagePreprocessor
+internal sealed class ImagePreprocessor
 {
     /// <summary>Creates a preprocessor for a model.</summary>
     /// <param name="config">The model's dimensions and preprocessing (size, mean, std, filter, crop).</param>

@@ -3,7 +3,7 @@ using VitAttention.Models;
 namespace VitAttention.Inference;
 
 /// <summary>Turns logits into probabilities and ranked, labelled predictions.</summary>
-public static class Predictions
+internal static class Predictions
 {
     /// <summary>
     /// Numerically stable softmax: <c>p_i = exp(x_i − max x) / Σ_j exp(x_j − max x)</c>, accumulated in float64.

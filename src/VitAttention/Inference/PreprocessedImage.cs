@@ -8,7 +8,7 @@ namespace VitAttention.Inference;
 /// A photo after preprocessing: the upright photo, the part of it the model saw, and the model's input tensor.
 /// Dispose it to release <see cref="Photo"/>.
 /// </summary>
-public sealed class PreprocessedImage : IDisposable
+internal sealed class PreprocessedImage : IDisposable
 {
     internal PreprocessedImage(string source, SKBitmap photo, int sourceWidth, int sourceHeight, SKRect crop, float[] pixels)
     {

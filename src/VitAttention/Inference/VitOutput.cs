@@ -6,7 +6,7 @@ using VitAttention.Models;
 namespace VitAttention.Inference;
 
 /// <summary>The result of one forward pass over a batch.</summary>
-public sealed class VitOutput
+internal sealed class VitOutput
 {
     internal VitOutput(int batch, int classes, float[] logits, AttentionStack attentions)
     {

@@ -12,7 +12,7 @@ namespace VitAttention.Inference;
 /// written by ONNX Runtime straight into arrays this class allocates (one contiguous attention stack per call, each
 /// layer's output bound to its slice), so nothing is copied after the graph runs. Dispose it when done.
 /// </summary>
-public sealed class VitSession : IDisposable
+internal sealed class VitSession : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;

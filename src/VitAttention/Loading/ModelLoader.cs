@@ -8,7 +8,7 @@ namespace VitAttention.Loading;
 /// checkpoint folder (config.json + model.safetensors, from Hugging Face or timm), or an ONNX file (or a folder
 /// holding <c>model.onnx</c> / <c>onnx/model.onnx</c>).
 /// </summary>
-public static class ModelLoader
+internal static class ModelLoader
 {
     /// <summary>The model used when none is named: Google's ViT-B/16 fine-tuned on ImageNet-1k at 224 px.</summary>
     public const string DefaultModel = "google/vit-base-patch16-224";

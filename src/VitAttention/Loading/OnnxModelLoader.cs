@@ -11,7 +11,7 @@ namespace VitAttention.Loading;
 /// (<see cref="AttentionExposer"/>) and its <see cref="VitConfig"/> comes from the <c>config.json</c> /
 /// <c>preprocessor_config.json</c> beside it, or from the graph when there are none.
 /// </summary>
-public static class OnnxModelLoader
+internal static class OnnxModelLoader
 {
     /// <summary>The largest ONNX file read (ONNX protobufs cannot exceed 2 GB; larger models use external data).</summary>
     public const long MaxOnnxBytes = int.MaxValue;

@@ -8,7 +8,7 @@ namespace VitAttention.Loading;
 /// <see cref="Config"/> describes its dimensions and preprocessing. A model without a classifier
 /// (<see cref="VitConfig.NumClasses"/> 0, e.g. a DINO backbone) has no <c>logits</c> output, only the attentions.
 /// </summary>
-public sealed class PreparedModel
+internal sealed class PreparedModel
 {
     /// <summary>Name of the logits output.</summary>
     public const string LogitsOutput = "logits";

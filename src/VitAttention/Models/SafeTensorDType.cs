@@ -7,7 +7,7 @@ using Microsoft.Win32.SafeHandles;
 namespace VitAttention.Models;
 
 /// <summary>Element types a safetensors file may declare; the reader converts the floating ones to float32.</summary>
-public enum SafeTensorDType
+internal enum SafeTensorDType
 {
     /// <summary>IEEE 754 single precision.</summary>
     F32,

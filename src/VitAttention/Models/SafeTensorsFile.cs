@@ -13,7 +13,7 @@ namespace VitAttention.Models;
 /// 100 MB, offsets in range, tensors tiling the data section with no overlap and no hole, shape × dtype size equal
 /// to the byte length, no duplicate names. Reads are thread-safe.
 /// </summary>
-public sealed class SafeTensorsFile : IDisposable
+internal sealed class SafeTensorsFile : IDisposable
 {
     /// <summary>Largest header accepted (the format's own limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;

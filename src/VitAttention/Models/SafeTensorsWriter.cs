@@ -7,7 +7,7 @@ using Microsoft.Win32.SafeHandles;
 namespace VitAttention.Models;
 
 /// <summary>Writes float32 tensors in the safetensors format (used for prepared weights, tests and benchmarks).</summary>
-public static class SafeTensorsWriter
+internal static class SafeTensorsWriter
 {
     /// <summary>Encodes tensors (name, shape, data) as safetensors bytes, in the given order.</summary>
     /// <exception cref="ArgumentException">A shape does not match its data length, or a name repeats.</exception>

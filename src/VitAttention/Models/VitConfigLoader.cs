@@ -14,7 +14,7 @@ namespace VitAttention.Models;
 /// for any head count), so <c>config.json</c> is required. Models without a classifier (HF <c>ViTModel</c>, e.g. DINO)
 /// get <see cref="VitConfig.NumClasses"/> 0; their ONNX graph then has attention outputs only and no <c>logits</c>.
 /// </remarks>
-public static partial class VitConfigLoader
+internal static partial class VitConfigLoader
 {
     /// <summary>The config file name in a checkpoint folder.</summary>
     public const string ConfigFile = "config.json";

@@ -5,7 +5,7 @@ namespace VitAttention.Models;
 /// <summary>
 /// One transformer block's weights in the canonical layout. Linear weights are PyTorch-style <c>[out, in]</c>.
 /// </summary>
-public sealed class VitLayerWeights
+internal sealed class VitLayerWeights
 {
     /// <summary>LayerNorm before attention, scale. <c>[hidden]</c></summary>
     public required float[] Norm1Weight { get; init; }

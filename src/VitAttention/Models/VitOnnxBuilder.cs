@@ -24,7 +24,7 @@ namespace VitAttention.Models;
 /// sequence (<see cref="VitConfig.Pooling"/>). Every dimension comes from the config; weights are initializers.
 /// </para>
 /// </remarks>
-public static class VitOnnxBuilder
+internal static class VitOnnxBuilder
 {
     /// <summary>Name of the image input of the graphs this class builds.</summary>
     public const string InputName = "pixel_values";

@@ -7,7 +7,7 @@ namespace VitAttention.Models;
 /// position embedding, blocks with a fused qkv projection, final norm and classifier. Every array is float32 and its
 /// length is checked against a <see cref="VitConfig"/> by <see cref="CheckAgainst"/>.
 /// </summary>
-public sealed class VitWeights
+internal sealed class VitWeights
 {
     /// <summary>The checkpoint file name in a model folder.</summary>
     public const string WeightsFile = "model.safetensors";

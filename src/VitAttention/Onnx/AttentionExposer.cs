@@ -40,7 +40,7 @@ namespace VitAttention.Onnx;
 /// <c>logits_float16</c>).
 /// </para>
 /// </remarks>
-public static class AttentionExposer
+internal static class AttentionExposer
 {
     /// <summary>How to obtain an export that keeps each layer's Softmax; part of the fused-attention message.</summary>
     public const string UnfusedExportAdvice =

@@ -4,7 +4,7 @@ namespace VitAttention.Onnx;
 /// Options for <see cref="AttentionExposer.Expose(byte[], string, ExposeOptions?)"/>. Every member has a default that
 /// suits a graph with a fixed input size and its weights inside the file; change them with <c>with</c>.
 /// </summary>
-public sealed record ExposeOptions
+internal sealed record ExposeOptions
 {
     /// <summary>The defaults: input size from the graph, no external data folder.</summary>
     public static ExposeOptions Default { get; } = new();

@@ -7,7 +7,7 @@ namespace VitAttention.Onnx;
 /// The outputs follow the <see cref="PreparedModel"/> contract: <c>logits</c> [batch, classes] and
 /// <c>attentions.{l}</c> [batch, heads, tokens, tokens] float32, layer 0 nearest the input.
 /// </summary>
-public sealed record ExposedOnnx
+internal sealed record ExposedOnnx
 {
     /// <summary>The serialised ONNX model with the added outputs (all original outputs kept).</summary>
     public required byte[] Onnx { get; init; }
