@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Numerics.Tensors;
-using System.Text;
-using System.Text.Json;
-using VitAttention.Inference;
 using VitAttention.Rollout;
 
 namespace VitAttention.Cli;

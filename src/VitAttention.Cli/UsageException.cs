@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace VitAttention.Cli;
 
 /// <summary>A command-line mistake: printed as one line with the usage hint, exit code 2.</summary>

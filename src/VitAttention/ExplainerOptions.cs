@@ -1,7 +1,4 @@
-using VitAttention.Analysis;
 using VitAttention.Inference;
-using VitAttention.Rendering;
-using VitAttention.Rollout;
 
 namespace VitAttention;
 

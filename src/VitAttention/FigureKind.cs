@@ -1,7 +1,3 @@
-using SkiaSharp;
-using VitAttention.Rendering;
-using VitAttention.Rollout;
-
 namespace VitAttention;
 
 /// <summary>The four figures of an explainability study.</summary>

@@ -1,7 +1,3 @@
-using SkiaSharp;
-using VitAttention.Rendering;
-using VitAttention.Rollout;
-
 namespace VitAttention;
 
 /// <summary>Where <see cref="Explanation.SaveFigures"/> wrote each file.</summary>

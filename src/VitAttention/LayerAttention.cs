@@ -1,8 +1,3 @@
-using SkiaSharp;
-using VitAttention.Analysis;
-using VitAttention.Inference;
-using VitAttention.Models;
-
 namespace VitAttention;
 
 /// <summary>One layer's CLS attention over the patch grid, with its focus score.</summary>

@@ -1,5 +1,4 @@
 using VitAttention.Hub;
-using VitAttention.Models;
 
 namespace VitAttention;
 

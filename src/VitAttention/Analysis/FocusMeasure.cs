@@ -1,6 +1,3 @@
-using System.Globalization;
-using SkiaSharp;
-
 namespace VitAttention.Analysis;
 
 /// <summary>What a layer focus score measures.</summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using SkiaSharp;
 
 namespace VitAttention.Analysis;
 

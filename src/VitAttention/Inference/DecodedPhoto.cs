@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Runtime.InteropServices;
 using SkiaSharp;
 
 namespace VitAttention.Inference;

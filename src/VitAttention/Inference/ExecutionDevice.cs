@@ -1,5 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
-
 namespace VitAttention.Inference;
 
 /// <summary>Where the forward pass runs.</summary>

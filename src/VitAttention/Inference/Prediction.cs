@@ -1,5 +1,3 @@
-using VitAttention.Models;
-
 namespace VitAttention.Inference;
 
 /// <summary>One class the model predicted.</summary>

@@ -1,6 +1,4 @@
-using System.Globalization;
 using SkiaSharp;
-using VitAttention.Models;
 
 namespace VitAttention.Inference;
 

@@ -1,8 +1,3 @@
-using System.Globalization;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
-using VitAttention.Models;
-
 namespace VitAttention.Inference;
 
 /// <summary>The result of one forward pass over a batch.</summary>

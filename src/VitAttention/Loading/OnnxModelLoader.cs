@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using VitAttention.Models;
 using VitAttention.Onnx;
 

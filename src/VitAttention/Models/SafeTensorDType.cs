@@ -1,9 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
-using Microsoft.Win32.SafeHandles;
-
 namespace VitAttention.Models;
 
 /// <summary>Element types a safetensors file may declare; the reader converts the floating ones to float32.</summary>

@@ -1,9 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
-using Microsoft.Win32.SafeHandles;
-
 namespace VitAttention.Models;
 
 /// <summary>One tensor's entry in a safetensors header.</summary>

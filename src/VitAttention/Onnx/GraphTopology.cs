@@ -1,9 +1,4 @@
-using System.Globalization;
-using Google.Protobuf;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
-using VitAttention.Loading;
 
 namespace VitAttention.Onnx;
 

@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
-using SkiaSharp;
-
 namespace VitAttention.Rendering;
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using VitAttention.Models;
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.ML.OnnxRuntime;
 using VitAttention.Models;
 
 namespace VitAttention.Tests.Models;

@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-using System.Text.RegularExpressions;
-
 namespace VitAttention.Tests.Reliability;
 
 /// <summary>The file kinds the fuzzer mutates; each adds structure-aware edits to the generic byte edits.</summary>

@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-using System.Text.RegularExpressions;
-
 namespace VitAttention.Tests.Reliability;
 
 /// <summary>Mutated bytes and the edits that made them.</summary>

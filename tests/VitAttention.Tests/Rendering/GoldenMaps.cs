@@ -1,5 +1,4 @@
 using System.Text.Json;
-using SkiaSharp;
 
 namespace VitAttention.Tests.Rendering;
 

@@ -1,5 +1,4 @@
 using VitAttention.Inference;
-using VitAttention.Rollout;
 
 namespace VitAttention.Tests.Rollout;
 

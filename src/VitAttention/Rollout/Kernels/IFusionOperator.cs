@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace VitAttention.Rollout.Kernels;
 
 /// <summary>How two heads' attentions combine, lane by lane: a scalar and a vector form of the same operation.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace VitAttention.Rollout.Kernels;
 
 /// <summary>One kernel implementation the factory can hand out.</summary>
