@@ -8,13 +8,17 @@ namespace VitAttention.Inference;
 /// Turns photos into a ViT's input tensor exactly as the model's reference pipeline does, from the model's own
 /// <see cref="PreprocessConfig"/>:
 /// <list type="bullet">
-/// <item>Hugging Face (<see cref="PreprocessConfig.CropPct"/> null): PIL resize (bilinear or bicubic, antialiased when
-/// shrinking, rounded to 8 bits) straight to the model size.</item>
-/// <item>timm (<see cref="PreprocessConfig.CropPct"/> set): resize the short side to floor(size / crop_pct) keeping the
-/// aspect (long side truncated, as torchvision's <c>Resize(int)</c>), then the centre crop, offset
-/// <c>round((h − size) / 2)</c> with round-half-to-even (torchvision's <c>CenterCrop</c>).</item>
+/// <item>timm (<see cref="PreprocessConfig.CropPct"/> set, 1.0 included): resize the short side to floor(size / crop_pct)
+/// keeping the aspect (long side truncated, as torchvision's <c>Resize(int)</c>), then the centre crop, offset
+/// <c>round((h − size) / 2)</c> with round-half-to-even (torchvision's <c>CenterCrop</c>). A non-square input size uses
+/// timm's <c>ResizeKeepRatio</c> (sizes rounded, bilinear) instead.</item>
+/// <item>Hugging Face with <see cref="PreprocessConfig.ResizeShortestEdge"/> (BiT, CLIP, DINOv2 processors): the short
+/// side to that edge (long side truncated), then the centre crop to the model size, offset <c>(h − size) // 2</c>.</item>
+/// <item>Hugging Face with <see cref="PreprocessConfig.ResizeHeight"/> × <see cref="PreprocessConfig.ResizeWidth"/>
+/// (DeiT's processor): resize to that fixed size (aspect not kept), then the same floored centre crop.</item>
+/// <item>Otherwise (ViT's, BEiT's processors): PIL resize straight to the model size.</item>
 /// </list>
-/// then <c>(v · rescale − mean) / std</c> per channel into <c>[C, H, W]</c>. Decoding honours the EXIF orientation,
+/// Resizing is PIL's (bilinear or bicubic, antialiased when shrinking, rounded to 8 bits); then <c>(v · rescale − mean) / std</c> per channel into <c>[C, H, W]</c>. Decoding honours the EXIF orientation,
 /// drops alpha as PIL's <c>convert("RGB")</c> does (colours kept, not premultiplied), expands grey and palette images,
 /// and reduces 16-bit samples to their high byte (as PIL does for 16-bit RGB; PIL 9 clips 16-bit <em>grey</em> to 255
 /// instead, which is a PIL defect this library does not copy). A GIF's transparent pixels, whose colour GIF leaves
@@ -150,7 +154,7 @@ internal sealed class ImagePreprocessor
             // RGBA read in place: the resampler skips the fourth byte (PIL's convert("RGB") drops alpha).
             SKBitmap rgba = converted ?? photo;
             byte[] resized = PilResampler.Resize(rgba.GetPixelSpan(), rgba.Width, rgba.Height, rgba.RowBytes, 4,
-                plan.ResizedWidth, plan.ResizedHeight, Config.Preprocess.Resample);
+                plan.ResizedWidth, plan.ResizedHeight, plan.FilterOverride ?? Config.Preprocess.Resample);
             Normalise(resized, plan, destination[..InputLength]);
         }
         finally
@@ -163,49 +167,77 @@ internal sealed class ImagePreprocessor
             (plan.CropX + Config.ImageWidth) * sx, (plan.CropY + Config.ImageHeight) * sy);
     }
 
-    /// <summary>How a photo is resized and cropped: resize to (width, height), then take the model-size box at (x, y).</summary>
-    internal readonly record struct Plan(int ResizedWidth, int ResizedHeight, int CropX, int CropY);
+    /// <summary>
+    /// How a photo is resized and cropped: resize to (width, height), then take the model-size box at (x, y).
+    /// <see cref="FilterOverride"/> replaces the config's filter where the reference pipeline does (timm's non-square
+    /// eval transform resizes bilinearly whatever its interpolation says).
+    /// </summary>
+    internal readonly record struct Plan(int ResizedWidth, int ResizedHeight, int CropX, int CropY)
+    {
+        public ResampleFilter? FilterOverride { get; init; }
+    }
 
-    /// <summary>The resize and crop for a photo of the given size under a config.</summary>
+    /// <summary>The resize and crop for a photo of the given size under a config; see <see cref="PreprocessConfig"/>.</summary>
     internal static Plan PlanFor(VitConfig config, int photoWidth, int photoHeight)
     {
         int h = config.ImageHeight, w = config.ImageWidth;
-        if (config.Preprocess.CropPct is not { } pctFloat)
+        PreprocessConfig p = config.Preprocess;
+        if (p.CropPct is { } pctFloat)
         {
-            return new Plan(w, h, 0, 0);
+            return TimmPlan(h, w, pctFloat, photoWidth, photoHeight);
         }
 
+        if (p.ResizeShortestEdge is { } edge)
+        {
+            // transformers get_resize_output_image_size(size=edge, default_to_square=False), then center_crop.
+            (int rw, int rh) = ShortSide(edge, photoWidth, photoHeight);
+            return new Plan(rw, rh, FloorOffset(rw, w), FloorOffset(rh, h));
+        }
+
+        if (p.ResizeHeight is { } resizeH && p.ResizeWidth is { } resizeW)
+        {
+            // transformers resize to size {height, width} (the aspect ratio is not kept), then center_crop.
+            return new Plan(resizeW, resizeH, FloorOffset(resizeW, w), FloorOffset(resizeH, h));
+        }
+
+        return new Plan(w, h, 0, 0);
+    }
+
+    /// <summary>timm's eval transform (<c>transforms_imagenet_eval</c>, crop_mode 'center') for a model of h × w.</summary>
+    private static Plan TimmPlan(int h, int w, float pctFloat, int photoWidth, int photoHeight)
+    {
         // The config's crop_pct came from JSON as a short decimal; recover that decimal rather than the float's binary
         // expansion so that floor(size / crop_pct) agrees with Python's double arithmetic.
         double pct = double.Parse(pctFloat.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         int scaleH = (int)Math.Floor(h / pct), scaleW = (int)Math.Floor(w / pct);
-        int rw, rh;
         if (scaleH == scaleW)
         {
-            int s = scaleH;
-            if (photoWidth <= photoHeight)
-            {
-                rw = s;
-                rh = (int)((double)s * photoHeight / photoWidth);
-            }
-            else
-            {
-                rh = s;
-                rw = (int)((double)s * photoWidth / photoHeight);
-            }
-        }
-        else
-        {
-            rw = scaleW;
-            rh = scaleH;
+            // torchvision Resize(int): the short side to the scale, the long side int()-truncated; crop_pct 1.0 included.
+            (int rw, int rh) = ShortSide(scaleH, photoWidth, photoHeight);
+            return new Plan(rw, rh, RoundOffset(rw, w), RoundOffset(rh, h));
         }
 
-        rw = Math.Max(rw, w);
-        rh = Math.Max(rh, h);
-        int cropY = (int)Math.Round((rh - h) / 2.0, MidpointRounding.ToEven);
-        int cropX = (int)Math.Round((rw - w) / 2.0, MidpointRounding.ToEven);
-        return new Plan(rw, rh, cropX, cropY);
+        // timm ResizeKeepRatio((scaleH, scaleW), longest=0): ratio = min(photo/target) over the two axes, sizes round()ed
+        // (half to even, as Python's round), bilinear because the eval transform does not pass its interpolation on.
+        double ratio = Math.Min((double)photoHeight / scaleH, (double)photoWidth / scaleW);
+        int nh = (int)Math.Round(photoHeight / ratio, MidpointRounding.ToEven);
+        int nw = (int)Math.Round(photoWidth / ratio, MidpointRounding.ToEven);
+        nh = Math.Max(nh, h);
+        nw = Math.Max(nw, w);
+        return new Plan(nw, nh, RoundOffset(nw, w), RoundOffset(nh, h)) { FilterOverride = ResampleFilter.Bilinear };
     }
+
+    /// <summary>The short side to <paramref name="edge"/>, the long side <c>int(edge · long / short)</c> (torchvision, transformers).</summary>
+    private static (int Width, int Height) ShortSide(int edge, int photoWidth, int photoHeight) =>
+        photoWidth <= photoHeight
+            ? (edge, (int)((double)edge * photoHeight / photoWidth))
+            : ((int)((double)edge * photoWidth / photoHeight), edge);
+
+    /// <summary>torchvision <c>CenterCrop</c>: <c>int(round((resized − crop) / 2.0))</c>, Python's round (half to even).</summary>
+    private static int RoundOffset(int resized, int crop) => (int)Math.Round((resized - crop) / 2.0, MidpointRounding.ToEven);
+
+    /// <summary>transformers <c>center_crop</c>: <c>(resized − crop) // 2</c>.</summary>
+    private static int FloorOffset(int resized, int crop) => (resized - crop) / 2;
 
     private PreprocessedImage Finish(DecodedPhoto decoded, string source)
     {

@@ -105,5 +105,11 @@ public sealed partial record VitConfig
         Require(Preprocess.Std.All(s => s > 0 && float.IsFinite(s)), source, "every std value must be positive.");
         Require(Preprocess.CropPct is null || (Preprocess.CropPct > 0 && Preprocess.CropPct <= 1), source,
             $"crop_pct {Preprocess.CropPct} must be in (0, 1].");
+        Require(Preprocess.ResizeShortestEdge is null || (Preprocess.ResizeShortestEdge >= Math.Max(ImageHeight, ImageWidth) && Preprocess.ResizeShortestEdge <= 16384), source,
+            $"the processor resizes the short side to {Preprocess.ResizeShortestEdge} pixels, less than the {ImageHeight}×{ImageWidth} crop (or absurdly large); the crop must fit inside the resized photo.");
+        Require((Preprocess.ResizeHeight is null) == (Preprocess.ResizeWidth is null), source,
+            "ResizeHeight and ResizeWidth are set together or not at all.");
+        Require(Preprocess.ResizeHeight is null || (Preprocess.ResizeHeight >= ImageHeight && Preprocess.ResizeWidth >= ImageWidth && Preprocess.ResizeHeight <= 16384 && Preprocess.ResizeWidth <= 16384), source,
+            $"the processor resizes to {Preprocess.ResizeHeight}×{Preprocess.ResizeWidth}, smaller than the {ImageHeight}×{ImageWidth} crop (or absurdly large); the crop must fit inside the resized photo.");
     }
 }

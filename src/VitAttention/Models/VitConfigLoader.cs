@@ -235,29 +235,43 @@ internal static partial class VitConfigLoader
         float[] std = doNormalize ? (Floats(root, "image_std", path, channels) ?? defaults.Std) : [.. Enumerable.Repeat(1f, channels)];
         float rescale = doRescale ? (float)(Num(root, "rescale_factor", path) ?? (1.0 / 255.0)) : 1f;
 
-        float? cropPct = null;
+        if (Bool(root, "do_resize", path) == false)
+        {
+            throw new ModelFormatException(
+                $"{path}: do_resize is false, so the processor would pass photos of any size to a model built for {height}×{width}; resize photos to that size yourself, or set do_resize to true.");
+        }
+
+        // A bare number means {height, width} for ViT, DeiT and BEiT processors but {shortest_edge} for the CLIP and BiT
+        // (DINOv2) ones (transformers get_size_dict(size, default_to_square=False) in their constructors).
+        string processor = Str(root, "image_processor_type", path) ?? Str(root, "feature_extractor_type", path) ?? string.Empty;
+        bool numberIsShortestEdge = processor.StartsWith("CLIP", StringComparison.Ordinal) || processor.StartsWith("Bit", StringComparison.Ordinal);
         (int Height, int Width)? size = null;
+        int? shortestEdge = null;
         if (root.TryGetProperty("size", out var sizeElement) && sizeElement.ValueKind != JsonValueKind.Null)
         {
             if (sizeElement.ValueKind == JsonValueKind.Number)
             {
                 int s = Int(root, "size", path)!.Value;
-                size = (s, s);
+                if (numberIsShortestEdge)
+                {
+                    shortestEdge = s;
+                }
+                else
+                {
+                    size = (s, s);
+                }
             }
             else if (sizeElement.ValueKind == JsonValueKind.Object)
             {
                 int? h = Int(sizeElement, "height", path);
                 int? w = Int(sizeElement, "width", path);
-                int? shortest = Int(sizeElement, "shortest_edge", path);
+                shortestEdge = Int(sizeElement, "shortest_edge", path);
                 if (h is not null && w is not null)
                 {
                     size = (h.Value, w.Value);
+                    shortestEdge = null;
                 }
-                else if (shortest is not null)
-                {
-                    size = (shortest.Value, shortest.Value);
-                }
-                else
+                else if (shortestEdge is null)
                 {
                     throw new ModelFormatException($"{path}: size must have height and width, or shortest_edge.");
                 }
@@ -268,37 +282,46 @@ internal static partial class VitConfigLoader
             }
         }
 
-        bool crop = Bool(root, "do_center_crop", path) ?? false;
-        if (crop && root.TryGetProperty("crop_size", out var cropElement) && cropElement.ValueKind != JsonValueKind.Null)
+        (int Height, int Width)? crop = null;
+        if (Bool(root, "do_center_crop", path) == true && root.TryGetProperty("crop_size", out var cropElement) && cropElement.ValueKind != JsonValueKind.Null)
         {
-            int ch, cw;
-            if (cropElement.ValueKind == JsonValueKind.Number)
-            {
-                ch = cw = Int(root, "crop_size", path)!.Value;
-            }
-            else
-            {
-                ch = Int(cropElement, "height", path) ?? throw new ModelFormatException($"{path}: crop_size needs height and width.");
-                cw = Int(cropElement, "width", path) ?? throw new ModelFormatException($"{path}: crop_size needs height and width.");
-            }
-
-            if (size is null || ch != cw || ch > Math.Min(size.Value.Height, size.Value.Width))
-            {
-                throw new ModelFormatException($"{path}: center crop {ch}×{cw} from size {size} is not supported; a square crop no larger than the resize is.");
-            }
-
-            // Approximation: timm-style short-side resize to crop/crop_pct then centre crop.
-            cropPct = (float)ch / Math.Min(size.Value.Height, size.Value.Width);
-            size = (ch, cw);
+            crop = cropElement.ValueKind == JsonValueKind.Number
+                ? (Int(root, "crop_size", path)!.Value, Int(root, "crop_size", path)!.Value)
+                : (Int(cropElement, "height", path) ?? throw new ModelFormatException($"{path}: crop_size needs height and width."),
+                   Int(cropElement, "width", path) ?? throw new ModelFormatException($"{path}: crop_size needs height and width."));
         }
 
-        if (size is { } sz && (sz.Height != height || sz.Width != width))
+        if (shortestEdge is not null && crop is null)
         {
             throw new ModelFormatException(
-                $"{path}: resizes photos to {sz.Height}×{sz.Width} but {configPath} image_size is {height}×{width}; position embedding interpolation is not supported, so they must agree.");
+                $"{path}: size.shortest_edge {shortestEdge} without do_center_crop/crop_size keeps each photo's aspect ratio, so the input shape would vary; a model built for one grid needs a crop (set do_center_crop and crop_size).");
         }
 
-        return (height, width, new PreprocessConfig { Mean = mean, Std = std, RescaleFactor = rescale, Resample = resample, CropPct = cropPct });
+        if (crop is { } c && ((shortestEdge is { } e && e < Math.Max(c.Height, c.Width)) || (size is { } z && (z.Height < c.Height || z.Width < c.Width))))
+        {
+            string resizedTo = shortestEdge is { } edge ? $"a short side of {edge}" : $"{size!.Value.Height}×{size.Value.Width}";
+            throw new ModelFormatException(
+                $"{path}: crops {c.Height}×{c.Width} from a photo resized to {resizedTo}; transformers would pad with zeros, which is not supported. The crop must fit inside the resize.");
+        }
+
+        // What the processor hands the model: the crop when there is one, else the resize.
+        (int Height, int Width)? output = crop ?? size;
+        if (output is { } o && (o.Height != height || o.Width != width))
+        {
+            throw new ModelFormatException(
+                $"{path}: {(crop is null ? "resizes" : "crops")} photos to {o.Height}×{o.Width} but {configPath} image_size is {height}×{width}; position embedding interpolation is not supported, so they must agree.");
+        }
+
+        return (height, width, new PreprocessConfig
+        {
+            Mean = mean,
+            Std = std,
+            RescaleFactor = rescale,
+            Resample = resample,
+            ResizeShortestEdge = crop is null ? null : shortestEdge,
+            ResizeHeight = crop is null ? null : size?.Height,
+            ResizeWidth = crop is null ? null : size?.Width,
+        });
     }
 
     private static VitConfig FromTimm(JsonElement root, string configPath)
@@ -437,7 +460,7 @@ internal static partial class VitConfigLoader
             Mean = Floats(cfg, "mean", cfgPath, channels) ?? [.. ImageNetMean],
             Std = Floats(cfg, "std", cfgPath, channels) ?? [.. ImageNetStd],
             Resample = resample,
-            CropPct = cropPct >= 1.0 ? null : (float)cropPct,
+            CropPct = cropPct > 0 ? (float)cropPct : 0.875f, // timm: crop_pct or DEFAULT_CROP_PCT; 1.0 still crops
         };
     }
 
