@@ -25,6 +25,13 @@ public sealed class VitExplainer : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         Options = options ?? ExplainerOptions.Default;
         Options.Validate();
+        if (Options.ImageSize is { } size && (size != model.Config.ImageHeight || size != model.Config.ImageWidth))
+        {
+            throw new ArgumentException(
+                $"ExplainerOptions.ImageSize is {size} but model '{model.Source}' was built for {model.Config.ImageHeight}×{model.Config.ImageWidth}; load it with VitExplainer.Load (or ModelLoadOptions.ImageSize) to build it at that size.",
+                nameof(options));
+        }
+
         _session = new VitSession(model, Options.Session);
         _preprocessor = new ImagePreprocessor(model.Config, Options.ImageLimits);
         Model = model;
@@ -48,7 +55,8 @@ public sealed class VitExplainer : IDisposable
     public static VitExplainer Load(string model, ExplainerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= ExplainerOptions.Default;
-        return new VitExplainer(ModelLoader.Load(model, options.Loading, cancellationToken), options);
+        var loading = options.ImageSize is { } size ? options.Loading with { ImageSize = size } : options.Loading;
+        return new VitExplainer(ModelLoader.Load(model, loading, cancellationToken), options);
     }
 
     /// <summary>The model's top <paramref name="topK"/> classes for a photo file, without computing any map.</summary>
