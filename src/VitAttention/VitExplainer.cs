@@ -230,14 +230,16 @@ public sealed class VitExplainer : IDisposable
         var engine = _engines.TryTake(out var e) ? e : new RolloutEngine();
         try
         {
+            // The class token's row, or for models without one the mean over every patch query (what their pooled
+            // output reads); register tokens are prefix tokens and never in the maps.
+            var readout = QueryReadout.For(config, rolloutOptions.QueryToken);
             var maps = new AttentionMap[config.NumLayers];
             for (int l = 0; l < maps.Length; l++)
             {
-                maps[l] = engine.LayerMap(stack, l, item, config.GridHeight, config.GridWidth, rolloutOptions.QueryToken, null, config.PrefixTokens);
+                maps[l] = readout.LayerMap(engine, stack, l, item, head: null);
             }
 
-            var row = new float[config.Tokens];
-            engine.RolloutRow(stack.Data, stack.Shape, item, rolloutOptions, row);
+            float[] row = readout.RolloutRow(engine, stack, item, rolloutOptions);
             var rollout = new AttentionMap(config.GridHeight, config.GridWidth, row.AsSpan(config.PrefixTokens));
             var photoSize = new SKSizeI(image.Photo.Width, image.Photo.Height);
             var seen = SKRectI.Round(image.Crop);
