@@ -69,6 +69,12 @@ public static partial class VitConfigLoader
         bool preNorm = (hasArgs ? Bool(args, "pre_norm", argsPath) : null) ?? named?.PreNorm ?? false;
         double? initValues = hasArgs && args.TryGetProperty("init_values", out _) ? Num(args, "init_values", argsPath) : named?.InitValues;
         string globalPool = (hasArgs ? Str(args, "global_pool", argsPath) : null) ?? Str(root, "global_pool", configPath) ?? named?.GlobalPool ?? "token";
+        int classesHint = Int(root, "num_classes", configPath) ?? 1;
+        if (globalPool.Length == 0 && classesHint == 0)
+        {
+            globalPool = classToken ? "token" : "avg"; // no pooling on a headless backbone: nothing reads it
+        }
+
         VitPooling pooling = globalPool switch
         {
             "token" => distilled ? VitPooling.ClassAndDistillationMean : VitPooling.ClassToken,
