@@ -1,7 +1,7 @@
 namespace VitAttention.Models;
 
 /// <summary>Whether a learned relative position bias is added to the attention logits before the softmax (BEiT, data2vec-vision).</summary>
-public enum RelativePositionBiasKind
+internal enum RelativePositionBiasKind
 {
     /// <summary>No relative position bias (every ViT but BEiT's family).</summary>
     None,

@@ -1,7 +1,7 @@
 namespace VitAttention.Models;
 
 /// <summary>The MLP's activation function.</summary>
-public enum VitActivation
+internal enum VitActivation
 {
     /// <summary>Exact GELU, <c>0.5·x·(1 + erf(x/√2))</c> (transformers <c>gelu</c>, PyTorch <c>nn.GELU()</c>).</summary>
     Gelu,

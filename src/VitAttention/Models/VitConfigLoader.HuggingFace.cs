@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace VitAttention.Models;
 
 /// <summary>Hugging Face transformers configs: ViT, DeiT, DINOv2 (with and without registers), CLIP vision towers, BEiT and data2vec-vision.</summary>
-public static partial class VitConfigLoader
+internal static partial class VitConfigLoader
 {
     private static readonly float[] ClipMean = [0.48145466f, 0.4578275f, 0.40821073f];
     private static readonly float[] ClipStd = [0.26862954f, 0.26130258f, 0.27577711f];

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace VitAttention.Models;
 
 /// <summary>timm configs: the hub's <c>config.json</c> (architecture + pretrained_cfg), optionally with <c>model_args</c>.</summary>
-public static partial class VitConfigLoader
+internal static partial class VitConfigLoader
 {
     /// <summary>Sizes read from a timm checkpoint's tensor shapes (its safetensors header).</summary>
     private readonly record struct TimmShapes(int EmbedDim, int Channels, int Patch, int Depth, int MlpWidth, int RegTokens);
