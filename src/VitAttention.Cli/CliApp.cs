@@ -47,11 +47,13 @@ internal static partial class CliApp
                           (default google/vit-base-patch16-224)
           --device cpu|cuda   execution device (default cpu); --allow-cpu-fallback runs on CPU if CUDA fails
           --threads N     ONNX Runtime intra-op threads
+          --image-size N  run a checkpoint at N×N pixels (position embeddings interpolated), e.g. 448 for
+                          sharper maps; a multiple of the patch size; not for .onnx exports
           --verbose       stack traces on errors
         environment: HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE=1
         """;
 
-    private static readonly HashSet<string> CommonValued = ["model", "device", "threads"];
+    private static readonly HashSet<string> CommonValued = ["model", "device", "threads", "image-size"];
     private static readonly HashSet<string> CommonSwitches = ["verbose", "allow-cpu-fallback", "json"];
 
     /// <summary>Runs one command line; returns the exit code. Nothing but results goes to <paramref name="stdout"/>.</summary>
@@ -125,11 +127,13 @@ internal static partial class CliApp
     {
         var device = a.Enum("device", ExecutionDevice.Cpu);
         int? threads = a.Get("threads") is null ? null : a.Int("threads", 0, 1, 1024);
+        int? imageSize = a.Get("image-size") is null ? null : a.Int("image-size", 0, 1, 8192);
         void Log(string line) => stderr.WriteLine("vit-attention: warning: " + line);
         return new ExplainerOptions
         {
+            ImageSize = imageSize,
             Session = new VitSessionOptions { Device = device, AllowCpuFallback = a.Has("allow-cpu-fallback"), IntraOpThreads = threads, Log = Log },
-            Loading = new ModelLoadOptions { Progress = new ProgressBar(), Log = Log },
+            Loading = new ModelLoadOptions { Progress = new ProgressBar(), Log = Log, ImageSize = imageSize },
         };
     }
 

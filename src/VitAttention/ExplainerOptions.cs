@@ -20,12 +20,25 @@ public sealed record ExplainerOptions
     /// <summary>Images per forward pass when several are explained at once (1 to 256, default 8).</summary>
     public int MaxBatchSize { get; init; } = 8;
 
+    /// <summary>
+    /// Runs the model at <c>ImageSize</c> × <c>ImageSize</c> pixels instead of its own input size (null, the default); see
+    /// <see cref="ModelLoadOptions.ImageSize"/>, which it sets when <see cref="VitExplainer.Load"/> loads the model. An
+    /// explainer made from a <see cref="Loading.PreparedModel"/> requires the model to be built for that size already.
+    /// </summary>
+    public int? ImageSize { get; init; }
+
     /// <summary>Throws when an option is out of range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxBatchSize, 256, nameof(MaxBatchSize));
+        if (ImageSize is { } size)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, nameof(ImageSize));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(size, 8192, nameof(ImageSize));
+        }
+
         ImageLimits.Validate();
     }
 }

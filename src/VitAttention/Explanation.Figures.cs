@@ -7,7 +7,7 @@ namespace VitAttention;
 public sealed partial class Explanation
 {
     /// <summary>Draws the final layer's CLS attention over the photo ("Class Token Attention Overlay").</summary>
-    public SKImage DrawClsOverlay() => Figures.ClsOverlay(Photo, SeenRegion, Layers[^1].ClsMap, Options.Figure, Caption);
+    public SKImage DrawClsOverlay() => Figures.ClsOverlay(Photo, SeenRegion, Layers[^1].ClsMap, FigureOptionsFor(FigureKind.ClsOverlay), Caption);
 
     /// <summary>Draws one-based layers side by side; null uses <see cref="ExplainOptions.Layers"/> (default 1, middle, last).</summary>
     /// <exception cref="ArgumentException">A layer number does not exist.</exception>
@@ -15,11 +15,11 @@ public sealed partial class Explanation
     {
         layers ??= Options.LayersFor(Layers.Count);
         ExplainOptions.CheckLayerNumbers(layers, Layers.Count, nameof(layers));
-        return Figures.Layers(Photo, SeenRegion, Maps, layers, Options.Figure);
+        return Figures.Layers(Photo, SeenRegion, Maps, layers, FigureOptionsFor(FigureKind.Layers));
     }
 
     /// <summary>Draws every layer's CLS attention in a grid.</summary>
-    public SKImage DrawLayerGrid() => Figures.LayerGrid(Photo, SeenRegion, Maps, Options.Figure);
+    public SKImage DrawLayerGrid() => Figures.LayerGrid(Photo, SeenRegion, Maps, FigureOptionsFor(FigureKind.Layers, grid: true));
 
     /// <summary>Draws each head of one one-based layer in a grid.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The layer does not exist.</exception>
@@ -28,10 +28,11 @@ public sealed partial class Explanation
         ArgumentOutOfRangeException.ThrowIfLessThan(layer, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(layer, Layers.Count);
         var engine = new RolloutEngine();
+        var readout = QueryReadout.For(Config, Options.Rollout.QueryToken);
         var heads = new AttentionMap[Config.NumHeads];
         for (int h = 0; h < heads.Length; h++)
         {
-            heads[h] = engine.LayerMap(Attentions, layer - 1, Item, Config.GridHeight, Config.GridWidth, Options.Rollout.QueryToken, h, Config.PrefixTokens);
+            heads[h] = readout.LayerMap(engine, Attentions, layer - 1, Item, h);
         }
 
         return Figures.HeadGrid(Photo, SeenRegion, heads, layer, Options.Figure);
@@ -41,7 +42,29 @@ public sealed partial class Explanation
     public SKImage DrawFocusedLayers() => Figures.FocusedLayers(Photo, SeenRegion, Maps, Focus, Options.Figure);
 
     /// <summary>Draws the attention rollout over the photo.</summary>
-    public SKImage DrawRollout() => Figures.RolloutOverlay(Photo, SeenRegion, Rollout, Options.Figure, Caption);
+    public SKImage DrawRollout() => Figures.RolloutOverlay(Photo, SeenRegion, Rollout, FigureOptionsFor(FigureKind.Rollout), Caption);
+
+    /// <summary>
+    /// The figure options, titled for what the maps read when it is not the class token (models without one: "mean of
+    /// patch queries"); a title the caller set wins.
+    /// </summary>
+    private Rendering.FigureOptions FigureOptionsFor(FigureKind kind, bool grid = false)
+    {
+        var readout = QueryReadout.For(Config, Options.Rollout.QueryToken);
+        if (Options.Figure.Title is not null || !readout.IsPatchQueryMean)
+        {
+            return Options.Figure;
+        }
+
+        string title = kind switch
+        {
+            FigureKind.ClsOverlay => "Attention Overlay, Mean of Patch Queries",
+            FigureKind.Rollout => "Attention Rollout, Mean of Patch Queries",
+            _ when grid => "Attention, All Layers, Mean of Patch Queries",
+            _ => "Attention by Layer, Mean of Patch Queries",
+        };
+        return Options.Figure with { Title = title };
+    }
 
     /// <summary>Draws one of the four figures.</summary>
     public SKImage Draw(FigureKind kind) => kind switch

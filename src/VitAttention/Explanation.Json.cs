@@ -7,10 +7,12 @@ namespace VitAttention;
 public sealed partial class Explanation
 {
     /// <summary>
-    /// The numbers as one JSON document: <c>{"image", "predictions":[{"index","label","probability"}…],
-    /// "layers":[{"layer":1,"clsMap":[…],"focus":…}…], "rollout":{"clsMap":[…]}, "focusedLayers":[…],
+    /// The numbers as one JSON document: <c>{"image", "query", "predictions":[{"index","label","probability"}…],
+    /// "layers":[{"layer":1,"clsMap":[…],"focus":…[,"registerShare":…]}…], "rollout":{"clsMap":[…]}, "focusedLayers":[…],
     /// "focusMeasure", "model":{…}}</c>. Maps are row-major over the patch grid, values as computed (before any display
-    /// scaling); layers are one-based.
+    /// scaling); layers are one-based. <c>query</c> says which rows the maps read: "class token", or "mean of patch
+    /// queries" for models without one. Models with register tokens report per layer the share of that attention the
+    /// registers took (they are never in the maps).
     /// </summary>
     public string ToJson(bool indented = false)
     {
@@ -26,6 +28,8 @@ public sealed partial class Explanation
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented });
         w.WriteStartObject();
         w.WriteString("image", Source);
+        var readout = QueryReadout.For(Config, Options.Rollout.QueryToken);
+        w.WriteString("query", readout.Label); // what the maps read: the class token, or the mean of patch queries
         WritePredictions(w, Predictions);
         w.WriteStartArray("layers");
         foreach (var layer in Layers)
@@ -34,6 +38,11 @@ public sealed partial class Explanation
             w.WriteNumber("layer", layer.Layer);
             WriteMap(w, "clsMap", layer.ClsMap);
             w.WriteNumber("focus", layer.Focus);
+            if (readout.RegisterShare(Attentions, layer.Layer - 1, Item) is { } share)
+            {
+                w.WriteNumber("registerShare", share); // of the query's attention, to the register tokens (not in the map)
+            }
+
             w.WriteEndObject();
         }
 
@@ -77,6 +86,8 @@ public sealed partial class Explanation
         w.WriteNumber("heads", config.NumHeads);
         w.WriteNumber("tokens", config.Tokens);
         w.WriteNumber("prefixTokens", config.PrefixTokens);
+        w.WriteNumber("registerTokens", config.RegisterTokens);
+        w.WriteBoolean("classToken", config.HasClassToken);
         w.WriteStartArray("grid");
         w.WriteNumberValue(config.GridHeight);
         w.WriteNumberValue(config.GridWidth);

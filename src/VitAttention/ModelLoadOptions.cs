@@ -16,4 +16,12 @@ public sealed record ModelLoadOptions
 
     /// <summary>Receives warnings (for example an ONNX file without config.json), one line each.</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>
+    /// Runs a checkpoint at <c>ImageSize</c> × <c>ImageSize</c> pixels instead of its own input size (null, the default):
+    /// the graph is built for that grid with the position embedding interpolated as the family's reference code does,
+    /// and the preprocessing resizes to match. Above the training size the maps are sharper (DINO's figures are made so).
+    /// A multiple of the patch size. ONNX exports are fixed to one size: asking them for another is an error.
+    /// </summary>
+    public int? ImageSize { get; init; }
 }

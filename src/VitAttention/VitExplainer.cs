@@ -25,6 +25,13 @@ public sealed class VitExplainer : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         Options = options ?? ExplainerOptions.Default;
         Options.Validate();
+        if (Options.ImageSize is { } size && (size != model.Config.ImageHeight || size != model.Config.ImageWidth))
+        {
+            throw new ArgumentException(
+                $"ExplainerOptions.ImageSize is {size} but model '{model.Source}' was built for {model.Config.ImageHeight}×{model.Config.ImageWidth}; load it with VitExplainer.Load (or ModelLoadOptions.ImageSize) to build it at that size.",
+                nameof(options));
+        }
+
         _session = new VitSession(model, Options.Session);
         _preprocessor = new ImagePreprocessor(model.Config, Options.ImageLimits);
         Model = model;
@@ -48,7 +55,8 @@ public sealed class VitExplainer : IDisposable
     public static VitExplainer Load(string model, ExplainerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= ExplainerOptions.Default;
-        return new VitExplainer(ModelLoader.Load(model, options.Loading, cancellationToken), options);
+        var loading = options.ImageSize is { } size ? options.Loading with { ImageSize = size } : options.Loading;
+        return new VitExplainer(ModelLoader.Load(model, loading, cancellationToken), options);
     }
 
     /// <summary>The model's top <paramref name="topK"/> classes for a photo file, without computing any map.</summary>
@@ -222,14 +230,16 @@ public sealed class VitExplainer : IDisposable
         var engine = _engines.TryTake(out var e) ? e : new RolloutEngine();
         try
         {
+            // The class token's row, or for models without one the mean over every patch query (what their pooled
+            // output reads); register tokens are prefix tokens and never in the maps.
+            var readout = QueryReadout.For(config, rolloutOptions.QueryToken);
             var maps = new AttentionMap[config.NumLayers];
             for (int l = 0; l < maps.Length; l++)
             {
-                maps[l] = engine.LayerMap(stack, l, item, config.GridHeight, config.GridWidth, rolloutOptions.QueryToken, null, config.PrefixTokens);
+                maps[l] = readout.LayerMap(engine, stack, l, item, head: null);
             }
 
-            var row = new float[config.Tokens];
-            engine.RolloutRow(stack.Data, stack.Shape, item, rolloutOptions, row);
+            float[] row = readout.RolloutRow(engine, stack, item, rolloutOptions);
             var rollout = new AttentionMap(config.GridHeight, config.GridWidth, row.AsSpan(config.PrefixTokens));
             var photoSize = new SKSizeI(image.Photo.Width, image.Photo.Height);
             var seen = SKRectI.Round(image.Crop);

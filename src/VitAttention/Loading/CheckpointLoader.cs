@@ -26,11 +26,12 @@ internal static class CheckpointLoader
     /// Nothing is written to disk; see <see cref="PrepareCached"/>.
     /// </summary>
     /// <param name="folder">A Hugging Face or timm checkpoint folder (<c>config.json</c>, <c>model.safetensors</c>).</param>
+    /// <param name="imageSize">Build for this square input size instead of the checkpoint's own (see <see cref="ModelLoadOptions.ImageSize"/>).</param>
     /// <returns>The model, with input name <see cref="VitOnnxBuilder.InputName"/>.</returns>
     /// <exception cref="ModelFormatException">The folder's config or weights are missing, malformed or disagree.</exception>
-    internal static PreparedModel Prepare(string folder)
+    internal static PreparedModel Prepare(string folder, int? imageSize = null)
     {
-        var config = VitConfigLoader.FromFolder(folder);
+        var config = ConfigAt(folder, imageSize);
         var weights = VitWeights.Load(folder, config);
         Interlocked.Increment(ref s_builds);
         return new PreparedModel(config, VitOnnxBuilder.Build(config, weights), VitOnnxBuilder.InputName, folder);
@@ -42,15 +43,17 @@ internal static class CheckpointLoader
     /// files and the library version are unchanged. Writes are atomic (temporary file, then rename).
     /// </summary>
     /// <param name="folder">A Hugging Face or timm checkpoint folder.</param>
+    /// <param name="imageSize">Build for this square input size instead of the checkpoint's own; cached as <c>model.attn.{size}.onnx</c>.</param>
     /// <returns>The model, built now or read from the cache.</returns>
     /// <exception cref="ModelFormatException">The folder's config or weights are missing, malformed or disagree.</exception>
-    internal static PreparedModel PrepareCached(string folder)
+    internal static PreparedModel PrepareCached(string folder, int? imageSize = null)
     {
-        var config = VitConfigLoader.FromFolder(folder);
-        string key = PreparedModelCache.SourceKey(folder);
+        var config = ConfigAt(folder, imageSize);
+        string key = PreparedModelCache.SourceKey(folder, imageSize);
+        string cacheFile = CacheFileFor(config, imageSize);
         foreach (string cacheFolder in PreparedModelCache.Candidates(folder))
         {
-            byte[]? cached = PreparedModelCache.TryRead(cacheFolder, key);
+            byte[]? cached = PreparedModelCache.TryRead(cacheFolder, key, cacheFile);
             if (cached is not null)
             {
                 return new PreparedModel(config, cached, VitOnnxBuilder.InputName, folder);
@@ -66,7 +69,7 @@ internal static class CheckpointLoader
         }).ToByteArray();
         foreach (string cacheFolder in PreparedModelCache.Candidates(folder))
         {
-            if (PreparedModelCache.TryWrite(cacheFolder, key, onnx))
+            if (PreparedModelCache.TryWrite(cacheFolder, key, onnx, cacheFile))
             {
                 break;
             }
@@ -74,4 +77,22 @@ internal static class CheckpointLoader
 
         return new PreparedModel(config, onnx, VitOnnxBuilder.InputName, folder);
     }
+
+    /// <summary>The folder's config, at <paramref name="imageSize"/> when one is asked for.</summary>
+    private static VitConfig ConfigAt(string folder, int? imageSize)
+    {
+        var config = VitConfigLoader.FromFolder(folder);
+        if (imageSize is not { } size)
+        {
+            return config;
+        }
+
+        config = config.AtInputSize(size, size, $"{folder}: ImageSize / --image-size");
+        config.ValidateLayout(Path.Combine(folder, VitConfigLoader.ConfigFile));
+        return config;
+    }
+
+    /// <summary>The cache file: <c>model.attn.onnx</c> at the checkpoint's own size, <c>model.attn.{size}.onnx</c> otherwise.</summary>
+    private static string CacheFileFor(VitConfig config, int? imageSize) =>
+        imageSize is null ? CacheFileName : $"model.attn.{config.ImageHeight.ToString(System.Globalization.CultureInfo.InvariantCulture)}.onnx";
 }

@@ -46,7 +46,7 @@ internal static class ModelLoader
         {
             using var hub = new HubClient(options.Hub ?? HubOptions.FromEnvironment());
             string snapshot = await hub.ResolveVitSnapshotAsync(id, options.Progress, cancellationToken).ConfigureAwait(false);
-            return CheckpointLoader.PrepareCached(snapshot);
+            return CheckpointLoader.PrepareCached(snapshot, options.ImageSize);
         }
 
         throw new ModelFormatException(
@@ -58,16 +58,29 @@ internal static class ModelLoader
     {
         if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            return OnnxModelLoader.PrepareOnnx(path, options.Log);
+            return RequireSize(OnnxModelLoader.PrepareOnnx(path, options.Log), options.ImageSize);
         }
 
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
-            return CheckpointLoader.PrepareCached(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            return CheckpointLoader.PrepareCached(Path.GetDirectoryName(Path.GetFullPath(path))!, options.ImageSize);
         }
 
         throw new ModelFormatException(
             $"model file '{path}' is neither an .onnx graph nor a .safetensors checkpoint; pass an ONNX file, or the folder holding config.json and model.safetensors.");
+    }
+
+    /// <summary>An ONNX export is built for one size: another <see cref="ModelLoadOptions.ImageSize"/> cannot be honoured.</summary>
+    private static PreparedModel RequireSize(PreparedModel model, int? imageSize)
+    {
+        if (imageSize is { } size && (size != model.Config.ImageHeight || size != model.Config.ImageWidth))
+        {
+            throw new ModelFormatException(
+                $"{model.Source}: an ONNX export runs at the size it was exported for ({model.Config.ImageHeight}×{model.Config.ImageWidth}); it cannot be run at {size}×{size}. " +
+                "Use the checkpoint folder or hub id (config.json + model.safetensors), whose position embedding VitAttention interpolates, or export the model again at that size.");
+        }
+
+        return model;
     }
 
     private static PreparedModel LoadFolder(string folder, ModelLoadOptions options)
@@ -75,11 +88,11 @@ internal static class ModelLoader
         string? onnx = OnnxModelLoader.FindOnnxInFolder(folder);
         if (File.Exists(Path.Combine(folder, VitWeights.WeightsFile)) || (onnx is null && File.Exists(Path.Combine(folder, VitConfigLoader.ConfigFile))))
         {
-            return CheckpointLoader.PrepareCached(folder);
+            return CheckpointLoader.PrepareCached(folder, options.ImageSize);
         }
 
         return onnx is not null
-            ? OnnxModelLoader.PrepareOnnx(onnx, options.Log)
+            ? RequireSize(OnnxModelLoader.PrepareOnnx(onnx, options.Log), options.ImageSize)
             : throw new ModelFormatException(
                 $"folder '{folder}' holds no model: expected config.json with model.safetensors (a Hugging Face or timm checkpoint), or model.onnx / onnx/model.onnx.");
     }

@@ -15,10 +15,15 @@ internal static class PreparedModelCache
     private const string KeySuffix = ".key";
 
     /// <summary>The key of the checkpoint's current source files.</summary>
-    public static string SourceKey(string folder)
+    public static string SourceKey(string folder, int? imageSize = null)
     {
         var text = new StringBuilder();
         text.Append("vitattention ").Append(VitOnnxBuilder.LibraryVersion).Append(" graph ").Append(VitOnnxBuilder.GraphFormatVersion).Append('\n');
+        if (imageSize is { } size)
+        {
+            text.Append("image size ").Append(size.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+        }
+
         foreach (string name in new[] { VitConfigLoader.ConfigFile, VitConfigLoader.PreprocessorFile })
         {
             string path = Path.Combine(folder, name);
@@ -46,9 +51,9 @@ internal static class PreparedModelCache
     }
 
     /// <summary>The cached graph in <paramref name="cacheFolder"/> when its key is <paramref name="key"/>, else null.</summary>
-    public static byte[]? TryRead(string cacheFolder, string key)
+    public static byte[]? TryRead(string cacheFolder, string key, string fileName = CheckpointLoader.CacheFileName)
     {
-        string onnx = Path.Combine(cacheFolder, CheckpointLoader.CacheFileName);
+        string onnx = Path.Combine(cacheFolder, fileName);
         try
         {
             if (!File.Exists(onnx) || !File.Exists(onnx + KeySuffix) || File.ReadAllText(onnx + KeySuffix).Trim() != key)
@@ -70,9 +75,9 @@ internal static class PreparedModelCache
     /// graph), then the graph and the key each through a temporary file renamed into place. False when the folder is
     /// not writable.
     /// </summary>
-    public static bool TryWrite(string cacheFolder, string key, byte[] onnx)
+    public static bool TryWrite(string cacheFolder, string key, byte[] onnx, string fileName = CheckpointLoader.CacheFileName)
     {
-        string path = Path.Combine(cacheFolder, CheckpointLoader.CacheFileName);
+        string path = Path.Combine(cacheFolder, fileName);
         try
         {
             Directory.CreateDirectory(cacheFolder);

@@ -106,10 +106,11 @@ internal sealed class SafeTensorsFile : IDisposable
             : throw Bad($"tensor '{name}' is missing; the checkpoint does not match the expected architecture (found {_tensors.Count} tensors, e.g. {string.Join(", ", _tensors.Keys.Order(StringComparer.Ordinal).Take(3))})");
 
     /// <summary>Reads a tensor, converting F16, BF16 and F64 to float32.</summary>
-    /// <exception cref="ModelFormatException">The tensor is missing.</exception>
+    /// <exception cref="ModelFormatException">The tensor is missing, or holds integers (I64).</exception>
     public float[] ReadFloat32(string name)
     {
         var info = Info(name);
+        RequireFloat(info);
         var result = new float[checked((int)info.ElementCount)];
         ReadInto(info, result);
         return result;
@@ -120,6 +121,7 @@ internal sealed class SafeTensorsFile : IDisposable
     public void ReadInto(SafeTensorInfo info, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(info);
+        RequireFloat(info);
         if (destination.Length != info.ElementCount)
         {
             throw new ArgumentException($"tensor '{info.Name}' has {info.ElementCount} elements, the destination {destination.Length}.", nameof(destination));
@@ -137,11 +139,32 @@ internal sealed class SafeTensorsFile : IDisposable
         }
     }
 
+    /// <summary>Reads an I64 tensor (an index buffer) as integers.</summary>
+    /// <exception cref="ModelFormatException">The tensor is missing or is not I64.</exception>
+    public long[] ReadInt64(string name)
+    {
+        var info = Info(name);
+        if (info.DType != SafeTensorDType.I64)
+        {
+            throw Bad($"tensor '{name}' is {info.DType}, not I64");
+        }
+
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("safetensors data is little-endian; big-endian hosts are not supported.");
+        }
+
+        var result = new long[checked((int)info.ElementCount)];
+        ReadAt(_dataStart + info.Begin, MemoryMarshal.AsBytes(result.AsSpan()));
+        return result;
+    }
+
     /// <summary>Reads a tensor as float64 (exact for F64, widened for the others).</summary>
-    /// <exception cref="ModelFormatException">The tensor is missing.</exception>
+    /// <exception cref="ModelFormatException">The tensor is missing, or holds integers (I64).</exception>
     public double[] ReadFloat64(string name)
     {
         var info = Info(name);
+        RequireFloat(info);
         int count = checked((int)info.ElementCount);
         if (info.DType != SafeTensorDType.F64)
         {
@@ -164,9 +187,17 @@ internal sealed class SafeTensorsFile : IDisposable
     private static int ElementSize(SafeTensorDType dtype) => dtype switch
     {
         SafeTensorDType.F32 => 4,
-        SafeTensorDType.F64 => 8,
+        SafeTensorDType.F64 or SafeTensorDType.I64 => 8,
         _ => 2,
     };
+
+    private void RequireFloat(SafeTensorInfo info)
+    {
+        if (info.DType == SafeTensorDType.I64)
+        {
+            throw Bad($"tensor '{info.Name}' holds 64-bit integers (an index buffer), not weights; read it with ReadInt64");
+        }
+    }
 
     private static void Convert(SafeTensorDType dtype, ReadOnlySpan<byte> raw, Span<float> destination)
     {
@@ -320,7 +351,8 @@ internal sealed class SafeTensorsFile : IDisposable
             "F16" => SafeTensorDType.F16,
             "BF16" => SafeTensorDType.BF16,
             "F64" => SafeTensorDType.F64,
-            _ => throw Bad($"tensor '{name}' has dtype {dtypeText}; only F32, F16, BF16 and F64 are supported (convert the checkpoint to float)"),
+            "I64" => SafeTensorDType.I64,
+            _ => throw Bad($"tensor '{name}' has dtype {dtypeText}; only F32, F16, BF16, F64 (and I64 index buffers) are supported (convert the checkpoint to float)"),
         };
 
         if (!entry.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)

@@ -43,8 +43,12 @@ public sealed partial record VitConfig
         NumClasses = 1000,
     };
 
-    /// <summary>Rows of the position embedding: <see cref="Tokens"/>, or <see cref="Patches"/> when it does not cover the prefix.</summary>
-    public int PositionEmbeddingRows => PositionEmbeddingCoversPrefix ? Tokens : Patches;
+    /// <summary>
+    /// Rows of the checkpoint's position embedding: <see cref="PositionEmbeddingPrefixRows"/> plus the trained grid's
+    /// patches (<see cref="Tokens"/> for a plain ViT at its training size, <see cref="Patches"/> when the embedding does
+    /// not cover the prefix); 0 when the model has none.
+    /// </summary>
+    public int PositionEmbeddingRows => HasPositionEmbedding ? PositionEmbeddingPrefixRows + (TrainedGridHeight * TrainedGridWidth) : 0;
 
     /// <summary>
     /// Checks that the token layout is consistent: <see cref="PrefixTokens"/> equals class + distillation + register
@@ -75,6 +79,26 @@ public sealed partial record VitConfig
         if (Pooling == VitPooling.ClassAndDistillationMean && !(HasClassToken && HasDistillationToken))
         {
             throw new ModelFormatException($"{source}: the distilled head needs both a class and a distillation token.");
+        }
+
+        if (Pooling == VitPooling.ClassAndPatchMean && !HasClassToken)
+        {
+            throw new ModelFormatException($"{source}: the class-and-patch-mean head (DINOv2's classifier) needs a class token.");
+        }
+
+        if (RegistersAfterPositionEmbedding && !(HasClassToken && PositionEmbeddingCoversPrefix))
+        {
+            throw new ModelFormatException($"{source}: registers inserted after the position embedding need a class token that the position embedding covers.");
+        }
+
+        if (RelativePositionBias != RelativePositionBiasKind.None && !(HasClassToken && PrefixTokens == 1))
+        {
+            throw new ModelFormatException($"{source}: a relative position bias (BEiT) needs exactly one prefix token, the class token; this layout has {PrefixTokens}.");
+        }
+
+        if ((PositionGridHeight is null) != (PositionGridWidth is null) || PositionGridHeight is <= 0 or > 1024 || PositionGridWidth is <= 0 or > 1024)
+        {
+            throw new ModelFormatException($"{source}: the trained position grid {PositionGridHeight}×{PositionGridWidth} must have both sides set, between 1 and 1024, or neither.");
         }
     }
 }

@@ -40,4 +40,16 @@ internal sealed class VitLayerWeights
 
     /// <summary>Second MLP layer bias. <c>[hidden]</c></summary>
     public required float[] Fc2Bias { get; init; }
+
+    /// <summary>LayerScale of the attention branch, or null (<see cref="VitConfig.LayerScale"/> false). <c>[hidden]</c></summary>
+    public float[]? LayerScale1 { get; init; }
+
+    /// <summary>LayerScale of the MLP branch, or null. <c>[hidden]</c></summary>
+    public float[]? LayerScale2 { get; init; }
+
+    /// <summary>
+    /// This block's relative position table, or null (<see cref="VitConfig.RelativePositionBias"/> is not
+    /// <see cref="RelativePositionBiasKind.PerLayer"/>). <c>[<see cref="VitConfig.RelativePositionTableRows"/>, heads]</c>
+    /// </summary>
+    public float[]? RelativePositionBiasTable { get; init; }
 }

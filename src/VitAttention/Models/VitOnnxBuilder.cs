@@ -19,9 +19,15 @@ namespace VitAttention.Models;
 /// probabilities are exactly those the network uses.
 /// </para>
 /// <para>
-/// Blocks are pre-LayerNorm (<c>x += Attn(LN1(x)); x += MLP(LN2(x))</c>) with the <c>LayerNormalization</c> op and the
-/// config's epsilon, exact GELU <c>0.5·x·(1 + erf(x/√2))</c>, a final LayerNorm and the classifier on the pooled
-/// sequence (<see cref="VitConfig.Pooling"/>). Every dimension comes from the config; weights are initializers.
+/// Blocks are pre-LayerNorm (<c>x += γ₁·Attn(LN1(x)); x += γ₂·MLP(LN2(x))</c>, γ the optional LayerScale, folded into
+/// the output projections) with the <c>LayerNormalization</c> op and the config's epsilon; the MLP's activation is exact
+/// GELU <c>0.5·x·(1 + erf(x/√2))</c>, QuickGELU <c>x·sigmoid(1.702·x)</c> or tanh-GELU (<see cref="VitConfig.Activation"/>);
+/// an optional LayerNorm follows the embedding (<see cref="VitConfig.PreNorm"/>); BEiT's relative position bias is
+/// added to <c>Q·Kᵀ/√d</c> before the softmax, so the exposed probabilities are still the softmax output. The
+/// embedding adds the patches' position rows (interpolated to the input grid when the checkpoint was trained on
+/// another) before the prefix tokens, whose own position rows are folded into them: this covers timm's
+/// <c>no_embed_class</c> and transformers' registers-after-positions orders. A final LayerNorm and the classifier read
+/// the pooled sequence (<see cref="VitConfig.Pooling"/>). Every dimension comes from the config; weights are initializers.
 /// </para>
 /// </remarks>
 internal static class VitOnnxBuilder
@@ -36,7 +42,7 @@ internal static class VitOnnxBuilder
     public const long IrVersion = 8;
 
     /// <summary>Bumped whenever the graph layout changes, so old caches are rebuilt.</summary>
-    internal const int GraphFormatVersion = 1;
+    internal const int GraphFormatVersion = 2;
 
     private const long MaxParameters = 500_000_000; // 2 GB protobuf limit, less room for the graph
 
@@ -80,31 +86,32 @@ internal static class VitOnnxBuilder
         g.Input(InputName, config.Channels, config.ImageHeight, config.ImageWidth);
 
         // Patch embedding: conv with kernel = stride = patch → [B, D, gh, gw] → [B, D, N] → [B, N, D] (row-major patches).
-        string conv = g.Node("Conv", [InputName, g.Init("patch_embed.weight", weights.PatchWeight, d, config.Channels, p, p), g.Init("patch_embed.bias", weights.PatchBias, d)],
-            GraphWriter.Ints("kernel_shape", p, p), GraphWriter.Ints("strides", p, p));
+        string[] convInputs = weights.PatchBias is { } patchBias
+            ? [InputName, g.Init("patch_embed.weight", weights.PatchWeight, d, config.Channels, p, p), g.Init("patch_embed.bias", patchBias, d)]
+            : [InputName, g.Init("patch_embed.weight", weights.PatchWeight, d, config.Channels, p, p)];
+        string conv = g.Node("Conv", convInputs, GraphWriter.Ints("kernel_shape", p, p), GraphWriter.Ints("strides", p, p));
         string x = g.Node("Transpose", [g.Node("Reshape", [conv, g.InitInt64("shape_b_d_n", 0, d, -1)])], GraphWriter.Ints("perm", 0, 2, 1));
 
-        if (!config.PositionEmbeddingCoversPrefix)
+        // The patches' position rows (resized to this grid when the checkpoint was trained on another) are added before
+        // the prefix is prepended; the prefix tokens' own position rows are folded into their initializer. Both orders
+        // of the reference code (timm's no_embed_class, transformers' registers after the position) are this sum.
+        if (EmbeddingTables.PatchPositions(config, weights) is { } patchPositions)
         {
-            x = g.Node("Add", [x, g.Init("pos_embed", weights.PositionEmbedding, 1, config.PositionEmbeddingRows, d)]);
+            x = g.Node("Add", [x, g.Init("pos_embed", patchPositions, 1, config.Patches, d)]);
         }
 
         if (config.PrefixTokens > 0)
         {
             // [cls, dist, registers…] as one [1, P, D] initializer, expanded to the batch and put before the patches.
-            var prefix = new List<float>(config.PrefixTokens * d);
-            prefix.AddRange(weights.ClassToken ?? []);
-            prefix.AddRange(weights.DistillationToken ?? []);
-            prefix.AddRange(weights.RegisterTokens ?? []);
             string batch = g.Node("Shape", [InputName], GraphWriter.Int("start", 0), GraphWriter.Int("end", 1));
             string shape = g.Node("Concat", [batch, g.InitInt64("shape_p_d", config.PrefixTokens, d)], GraphWriter.Int("axis", 0));
-            string tokens = g.Node("Expand", [g.Init("prefix_tokens", [.. prefix], 1, config.PrefixTokens, d), shape]);
+            string tokens = g.Node("Expand", [g.Init("prefix_tokens", EmbeddingTables.Prefix(config, weights), 1, config.PrefixTokens, d), shape]);
             x = g.Node("Concat", [tokens, x], GraphWriter.Int("axis", 1));
         }
 
-        if (config.PositionEmbeddingCoversPrefix)
+        if (config.PreNorm)
         {
-            x = g.Node("Add", [x, g.Init("pos_embed", weights.PositionEmbedding, 1, config.PositionEmbeddingRows, d)]);
+            x = g.LayerNorm(x, g.Init("norm_pre.weight", weights.PreNormWeight!, d), g.Init("norm_pre.bias", weights.PreNormBias!, d), eps);
         }
 
         // [B, T, D] from here on.
@@ -115,6 +122,9 @@ internal static class VitOnnxBuilder
         string one = g.Scalar("one", 1f);
         string half = g.Scalar("half", 0.5f);
         string[] index = [g.ScalarInt64("index0", 0), g.ScalarInt64("index1", 1), g.ScalarInt64("index2", 2)];
+        string? sharedBias = config.RelativePositionBias == RelativePositionBiasKind.Shared
+            ? RelativeBias(g, config, "rel_pos", weights.SharedRelativePositionBiasTable!)
+            : null;
         var attentionOutputs = new List<string>();
         for (int l = 0; l < config.NumLayers; l++)
         {
@@ -129,6 +139,14 @@ internal static class VitOnnxBuilder
             string v = g.Node("Gather", [split, index[2]], GraphWriter.Int("axis", 0));
             string kt = g.Node("Transpose", [k], GraphWriter.Ints("perm", 0, 1, 3, 2));
             string scores = g.Node("Mul", [g.Node("MatMul", [q, kt]), scale]); // [B, H, T, T] = Q·Kᵀ/√d
+            string? bias = config.RelativePositionBias == RelativePositionBiasKind.PerLayer
+                ? RelativeBias(g, config, n + "attn.rel_pos", w.RelativePositionBiasTable!)
+                : sharedBias;
+            if (bias is not null)
+            {
+                scores = g.Node("Add", [scores, bias]); // + B[h, q, k] before the softmax, as BEiT does
+            }
+
             string probs = includeAttentions ? PreparedModel.AttentionOutput(l) : g.Fresh("attn_probs");
             g.Node("Softmax", [scores], probs, GraphWriter.Int("axis", -1));
             if (includeAttentions)
@@ -138,13 +156,23 @@ internal static class VitOnnxBuilder
 
             string context = g.Node("MatMul", [probs, v]); // [B, H, T, hd]
             string merged = g.Node("Reshape", [g.Node("Transpose", [context], GraphWriter.Ints("perm", 0, 2, 1, 3)), mergeShape]); // [B, T, D]
-            x = g.Node("Add", [x, g.Linear(merged, n + "attn.proj", w.ProjWeight, w.ProjBias, d, d)]);
+            // LayerScale γ·(W·x + b) is folded into the projection: (γ⊙W)·x + γ⊙b.
+            var (projW, projB) = Scaled(w.ProjWeight, w.ProjBias, w.LayerScale1, d, d);
+            x = g.Node("Add", [x, g.Linear(merged, n + "attn.proj", projW, projB, d, d)]);
 
             string h2 = g.LayerNorm(x, g.Init(n + "norm2.weight", w.Norm2Weight, d), g.Init(n + "norm2.bias", w.Norm2Bias, d), eps);
             string fc1 = g.Linear(h2, n + "mlp.fc1", w.Fc1Weight, w.Fc1Bias, config.IntermediateSize, d);
-            // Exact GELU, written as torch.onnx exports it so that ORT can fuse it: x · (erf(x/√2) + 1) · 0.5.
-            string gelu = g.Node("Mul", [g.Node("Mul", [fc1, g.Node("Add", [g.Node("Erf", [g.Node("Div", [fc1, sqrt2])]), one])]), half]);
-            x = g.Node("Add", [x, g.Linear(gelu, n + "mlp.fc2", w.Fc2Weight, w.Fc2Bias, d, config.IntermediateSize)]);
+            string act = config.Activation switch
+            {
+                // Exact GELU, written as torch.onnx exports it so that ORT can fuse it: x · (erf(x/√2) + 1) · 0.5.
+                VitActivation.Gelu => g.Node("Mul", [g.Node("Mul", [fc1, g.Node("Add", [g.Node("Erf", [g.Node("Div", [fc1, sqrt2])]), one])]), half]),
+                // QuickGELU: x · sigmoid(1.702 · x).
+                VitActivation.QuickGelu => g.Node("Mul", [fc1, g.Node("Sigmoid", [g.Node("Mul", [fc1, g.Scalar(g.Fresh("quick_gelu_k"), 1.702f)])])]),
+                // tanh GELU: 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+                _ => TanhGelu(g, fc1, one, half),
+            };
+            var (fc2W, fc2B) = Scaled(w.Fc2Weight, w.Fc2Bias, w.LayerScale2, d, config.IntermediateSize);
+            x = g.Node("Add", [x, g.Linear(act, n + "mlp.fc2", fc2W, fc2B, d, config.IntermediateSize)]);
         }
 
         if (config.NumClasses > 0)
@@ -152,11 +180,13 @@ internal static class VitOnnxBuilder
             string normW = g.Init("norm.weight", weights.FinalNormWeight, d);
             string normB = g.Init("norm.bias", weights.FinalNormBias, d);
             string seq = config.NormAfterPooling ? x : g.LayerNorm(x, normW, normB, eps);
+            string PatchMean() => g.Node("ReduceMean",
+                [g.Node("Slice", [seq, g.InitInt64(g.Fresh("patch_start"), config.PrefixTokens), g.InitInt64(g.Fresh("patch_end"), long.MaxValue), g.InitInt64(g.Fresh("axis1"), 1)])],
+                GraphWriter.Ints("axes", 1), GraphWriter.Int("keepdims", 0)); // [B, D] over the tokens after the prefix
             string pooled = config.Pooling switch
             {
-                VitPooling.MeanOfPatches => g.Node("ReduceMean",
-                    [g.Node("Slice", [seq, g.InitInt64("patch_start", config.PrefixTokens), g.InitInt64("patch_end", long.MaxValue), g.InitInt64("axis1", 1)])],
-                    GraphWriter.Ints("axes", 1), GraphWriter.Int("keepdims", 0)),
+                VitPooling.MeanOfPatches => PatchMean(),
+                VitPooling.ClassAndPatchMean => g.Node("Concat", [g.Node("Gather", [seq, index[0]], GraphWriter.Int("axis", 1)), PatchMean()], GraphWriter.Int("axis", 1)), // [B, 2D]
                 _ => g.Node("Gather", [seq, index[0]], GraphWriter.Int("axis", 1)), // [B, D]
             };
             if (config.NormAfterPooling)
@@ -164,7 +194,8 @@ internal static class VitOnnxBuilder
                 pooled = g.LayerNorm(pooled, normW, normB, eps);
             }
 
-            string logits = g.Node("Gemm", [pooled, g.Init("head.weight", weights.HeadWeight!, config.NumClasses, d), g.Init("head.bias", weights.HeadBias!, config.NumClasses)],
+            int headIn = VitWeights.HeadInputWidth(config);
+            string logits = g.Node("Gemm", [pooled, g.Init("head.weight", weights.HeadWeight!, config.NumClasses, headIn), g.Init("head.bias", weights.HeadBias!, config.NumClasses)],
                 GraphWriter.Int("transB", 1));
             if (config.Pooling == VitPooling.ClassAndDistillationMean)
             {
@@ -199,6 +230,60 @@ internal static class VitOnnxBuilder
         }
 
         return model;
+    }
+
+    /// <summary>
+    /// BEiT's bias <c>B[h, q, k] = table[index[q, k], h]</c> as a graph constant subexpression: the table (resized to
+    /// this grid) gathered by the index, <c>[1, heads, T, T]</c>. ORT folds it once when the session is created.
+    /// </summary>
+    private static string RelativeBias(GraphWriter g, VitConfig config, string name, float[] table)
+    {
+        float[] resized = EmbeddingTables.RelativeTable(config, table);
+        int rows = resized.Length / config.NumHeads, t = config.Tokens;
+        string gathered = g.Node("Gather",
+            [g.Init(name + ".table", resized, rows, config.NumHeads), g.InitInt64(name + ".index", EmbeddingTables.RelativeIndex(config.GridHeight, config.GridWidth))],
+            GraphWriter.Int("axis", 0)); // [T·T, H]
+        string perHead = g.Node("Transpose", [gathered], GraphWriter.Ints("perm", 1, 0)); // [H, T·T]
+        return g.Node("Reshape", [perHead, g.InitInt64(name + ".shape", 1, config.NumHeads, t, t)]);
+    }
+
+    /// <summary>A linear layer's weight and bias with a LayerScale γ folded in (rows scaled), or unchanged when γ is null.</summary>
+    private static (float[] Weight, float[]? Bias) Scaled(float[] weight, float[]? bias, float[]? gamma, int outFeatures, int inFeatures)
+    {
+        if (gamma is null)
+        {
+            return (weight, bias);
+        }
+
+        var w = new float[weight.Length];
+        for (int o = 0; o < outFeatures; o++)
+        {
+            float s = gamma[o];
+            for (int i = 0; i < inFeatures; i++)
+            {
+                w[(o * inFeatures) + i] = weight[(o * inFeatures) + i] * s;
+            }
+        }
+
+        float[]? b = null;
+        if (bias is not null)
+        {
+            b = new float[bias.Length];
+            for (int o = 0; o < outFeatures; o++)
+            {
+                b[o] = bias[o] * gamma[o];
+            }
+        }
+
+        return (w, b);
+    }
+
+    private static string TanhGelu(GraphWriter g, string x, string one, string half)
+    {
+        string cube = g.Node("Mul", [g.Node("Mul", [x, x]), x]);
+        string inner = g.Node("Add", [x, g.Node("Mul", [cube, g.Scalar(g.Fresh("gelu_c"), 0.044715f)])]);
+        string tanh = g.Node("Tanh", [g.Node("Mul", [inner, g.Scalar(g.Fresh("gelu_k"), (float)Math.Sqrt(2.0 / Math.PI))])]);
+        return g.Node("Mul", [g.Node("Mul", [x, half]), g.Node("Add", [tanh, one])]);
     }
 
     /// <summary>The library's informational version (part of the cache key).</summary>

@@ -12,6 +12,15 @@ public enum VitPooling
     /// </summary>
     ClassAndDistillationMean,
 
-    /// <summary>The mean of the patch tokens (the tokens after the prefix): timm <c>global_pool='avg'</c>.</summary>
+    /// <summary>
+    /// The mean of the patch tokens (the tokens after the prefix): timm <c>global_pool='avg'</c>, BEiT's mean pooling.
+    /// Models without a class token have their maps and rollout read as the mean over every patch query.
+    /// </summary>
     MeanOfPatches,
+
+    /// <summary>
+    /// The class token concatenated with the mean of the patch tokens, <c>[CLS, mean(patches)]</c>, into a classifier of
+    /// twice the width (transformers <c>Dinov2ForImageClassification</c>; registers are not patches).
+    /// </summary>
+    ClassAndPatchMean,
 }

@@ -15,8 +15,8 @@ internal sealed class VitWeights
     /// <summary>Patch embedding convolution. <c>[hidden, channels, patch, patch]</c></summary>
     public required float[] PatchWeight { get; init; }
 
-    /// <summary>Patch embedding bias. <c>[hidden]</c></summary>
-    public required float[] PatchBias { get; init; }
+    /// <summary>Patch embedding bias, or null when the model has none (<see cref="VitConfig.PatchEmbeddingBias"/> false: CLIP). <c>[hidden]</c></summary>
+    public float[]? PatchBias { get; init; }
 
     /// <summary>The class token, or null when the model has none. <c>[hidden]</c></summary>
     public float[]? ClassToken { get; init; }
@@ -27,8 +27,24 @@ internal sealed class VitWeights
     /// <summary>The register tokens, or null when there are none. <c>[registers, hidden]</c></summary>
     public float[]? RegisterTokens { get; init; }
 
-    /// <summary>Position embedding. <c>[<see cref="VitConfig.PositionEmbeddingRows"/>, hidden]</c></summary>
-    public required float[] PositionEmbedding { get; init; }
+    /// <summary>
+    /// Position embedding as the checkpoint holds it (prefix rows, then the trained grid's patches row-major), or null
+    /// when the model has none (<see cref="VitConfig.HasPositionEmbedding"/> false: BEiT).
+    /// <c>[<see cref="VitConfig.PositionEmbeddingRows"/>, hidden]</c>
+    /// </summary>
+    public float[]? PositionEmbedding { get; init; }
+
+    /// <summary>LayerNorm after the embedding, scale, or null (<see cref="VitConfig.PreNorm"/> false). <c>[hidden]</c></summary>
+    public float[]? PreNormWeight { get; init; }
+
+    /// <summary>LayerNorm after the embedding, shift, or null. <c>[hidden]</c></summary>
+    public float[]? PreNormBias { get; init; }
+
+    /// <summary>
+    /// The relative position table shared by every block, or null (<see cref="VitConfig.RelativePositionBias"/> is not
+    /// <see cref="RelativePositionBiasKind.Shared"/>). <c>[<see cref="VitConfig.RelativePositionTableRows"/>, heads]</c>
+    /// </summary>
+    public float[]? SharedRelativePositionBiasTable { get; init; }
 
     /// <summary>The blocks, first to last.</summary>
     public required IReadOnlyList<VitLayerWeights> Layers { get; init; }
@@ -39,7 +55,7 @@ internal sealed class VitWeights
     /// <summary>Final LayerNorm shift. <c>[hidden]</c></summary>
     public required float[] FinalNormBias { get; init; }
 
-    /// <summary>Classifier weight, or null when the model has no classifier. <c>[classes, hidden]</c></summary>
+    /// <summary>Classifier weight, or null when the model has no classifier. <c>[classes, hidden]</c> (<c>[classes, 2·hidden]</c> for <see cref="VitPooling.ClassAndPatchMean"/>)</summary>
     public float[]? HeadWeight { get; init; }
 
     /// <summary>Classifier bias, or null. <c>[classes]</c></summary>
@@ -81,12 +97,7 @@ internal sealed class VitWeights
         config.ValidateLayout(Path.Combine(folder, VitConfigLoader.ConfigFile));
         using var file = SafeTensorsFile.Open(path);
         var reader = new CheckpointReader(file, config, Path.Combine(folder, VitConfigLoader.ConfigFile));
-        VitWeights weights = config.Family switch
-        {
-            ModelFamily.HuggingFace => reader.LoadHuggingFace(),
-            ModelFamily.Timm => reader.LoadTimm(),
-            _ => throw new ModelFormatException($"{path}: model family {config.Family} has no safetensors name map; use a Hugging Face or timm checkpoint."),
-        };
+        VitWeights weights = reader.Load();
         reader.RejectUnused();
         return weights;
     }
@@ -126,6 +137,11 @@ internal sealed class VitWeights
                 Fc1Bias = rng.TruncatedNormal(config.IntermediateSize, std),
                 Fc2Weight = rng.TruncatedNormal(checked(d * config.IntermediateSize), std),
                 Fc2Bias = rng.TruncatedNormal(d, std),
+                LayerScale1 = config.LayerScale ? rng.TruncatedNormal(d, std, 1f) : null,
+                LayerScale2 = config.LayerScale ? rng.TruncatedNormal(d, std, 1f) : null,
+                RelativePositionBiasTable = config.RelativePositionBias == RelativePositionBiasKind.PerLayer
+                    ? rng.TruncatedNormal(checked(config.RelativePositionTableRows * config.NumHeads), std)
+                    : null,
             };
         });
 
@@ -138,15 +154,20 @@ internal sealed class VitWeights
         return new VitWeights
         {
             PatchWeight = N((long)d * config.Channels * config.PatchSize * config.PatchSize),
-            PatchBias = N(d),
+            PatchBias = config.PatchEmbeddingBias ? N(d) : null,
             ClassToken = config.HasClassToken ? N(d) : null,
             DistillationToken = config.HasDistillationToken ? N(d) : null,
             RegisterTokens = config.RegisterTokens > 0 ? N((long)config.RegisterTokens * d) : null,
-            PositionEmbedding = N((long)config.PositionEmbeddingRows * d),
+            PositionEmbedding = config.HasPositionEmbedding ? N((long)config.PositionEmbeddingRows * d) : null,
+            PreNormWeight = config.PreNorm ? One(d) : null,
+            PreNormBias = config.PreNorm ? N(d) : null,
+            SharedRelativePositionBiasTable = config.RelativePositionBias == RelativePositionBiasKind.Shared
+                ? N((long)config.RelativePositionTableRows * config.NumHeads)
+                : null,
             Layers = layers,
             FinalNormWeight = One(d),
             FinalNormBias = N(d),
-            HeadWeight = head ? N((long)config.NumClasses * d) : null,
+            HeadWeight = head ? N((long)config.NumClasses * HeadInputWidth(config)) : null,
             HeadBias = head ? N(config.NumClasses) : null,
             DistillationHeadWeight = distHead ? N((long)config.NumClasses * d) : null,
             DistillationHeadBias = distHead ? N(config.NumClasses) : null,
@@ -165,14 +186,18 @@ internal sealed class VitWeights
         bool head = c > 0;
         bool distHead = head && config.Pooling == VitPooling.ClassAndDistillationMean;
         Check(PatchWeight, d * config.Channels * config.PatchSize * config.PatchSize, nameof(PatchWeight));
-        Check(PatchBias, d, nameof(PatchBias));
+        long relRows = config.RelativePositionTableRows;
+        Check(PatchBias, config.PatchEmbeddingBias ? d : null, nameof(PatchBias));
         Check(ClassToken, config.HasClassToken ? d : null, nameof(ClassToken));
         Check(DistillationToken, config.HasDistillationToken ? d : null, nameof(DistillationToken));
         Check(RegisterTokens, config.RegisterTokens > 0 ? config.RegisterTokens * d : null, nameof(RegisterTokens));
-        Check(PositionEmbedding, config.PositionEmbeddingRows * d, nameof(PositionEmbedding));
+        Check(PositionEmbedding, config.HasPositionEmbedding ? config.PositionEmbeddingRows * d : null, nameof(PositionEmbedding));
+        Check(PreNormWeight, config.PreNorm ? d : null, nameof(PreNormWeight));
+        Check(PreNormBias, config.PreNorm ? d : null, nameof(PreNormBias));
+        Check(SharedRelativePositionBiasTable, config.RelativePositionBias == RelativePositionBiasKind.Shared ? relRows * config.NumHeads : null, nameof(SharedRelativePositionBiasTable));
         Check(FinalNormWeight, d, nameof(FinalNormWeight));
         Check(FinalNormBias, d, nameof(FinalNormBias));
-        Check(HeadWeight, head ? c * d : null, nameof(HeadWeight));
+        Check(HeadWeight, head ? c * HeadInputWidth(config) : null, nameof(HeadWeight));
         Check(HeadBias, head ? c : null, nameof(HeadBias));
         Check(DistillationHeadWeight, distHead ? c * d : null, nameof(DistillationHeadWeight));
         Check(DistillationHeadBias, distHead ? c : null, nameof(DistillationHeadBias));
@@ -197,6 +222,9 @@ internal sealed class VitWeights
             Check(w.Fc1Bias, m, p + nameof(w.Fc1Bias));
             Check(w.Fc2Weight, d * m, p + nameof(w.Fc2Weight));
             Check(w.Fc2Bias, d, p + nameof(w.Fc2Bias));
+            Check(w.LayerScale1, config.LayerScale ? d : null, p + nameof(w.LayerScale1));
+            Check(w.LayerScale2, config.LayerScale ? d : null, p + nameof(w.LayerScale2));
+            Check(w.RelativePositionBiasTable, config.RelativePositionBias == RelativePositionBiasKind.PerLayer ? relRows * config.NumHeads : null, p + nameof(w.RelativePositionBiasTable));
         }
 
         static void Check(float[]? array, long? expected, string name)
@@ -221,7 +249,7 @@ internal sealed class VitWeights
 
     private IEnumerable<float[]> Arrays()
     {
-        float[]?[] top = [PatchWeight, PatchBias, ClassToken, DistillationToken, RegisterTokens, PositionEmbedding, FinalNormWeight, FinalNormBias, HeadWeight, HeadBias, DistillationHeadWeight, DistillationHeadBias];
+        float[]?[] top = [PatchWeight, PatchBias, ClassToken, DistillationToken, RegisterTokens, PositionEmbedding, PreNormWeight, PreNormBias, SharedRelativePositionBiasTable, FinalNormWeight, FinalNormBias, HeadWeight, HeadBias, DistillationHeadWeight, DistillationHeadBias];
         foreach (var a in top)
         {
             if (a is not null)
@@ -232,7 +260,7 @@ internal sealed class VitWeights
 
         foreach (var w in Layers)
         {
-            float[]?[] layer = [w.Norm1Weight, w.Norm1Bias, w.QkvWeight, w.QkvBias, w.ProjWeight, w.ProjBias, w.Norm2Weight, w.Norm2Bias, w.Fc1Weight, w.Fc1Bias, w.Fc2Weight, w.Fc2Bias];
+            float[]?[] layer = [w.Norm1Weight, w.Norm1Bias, w.QkvWeight, w.QkvBias, w.ProjWeight, w.ProjBias, w.Norm2Weight, w.Norm2Bias, w.Fc1Weight, w.Fc1Bias, w.Fc2Weight, w.Fc2Bias, w.LayerScale1, w.LayerScale2, w.RelativePositionBiasTable];
             foreach (var a in layer)
             {
                 if (a is not null)
@@ -242,6 +270,10 @@ internal sealed class VitWeights
             }
         }
     }
+
+    /// <summary>The classifier's input width: the hidden size, twice that for <see cref="VitPooling.ClassAndPatchMean"/>.</summary>
+    internal static int HeadInputWidth(VitConfig config) =>
+        config.Pooling == VitPooling.ClassAndPatchMean ? 2 * config.HiddenSize : config.HiddenSize;
 
     private static ulong Mix(int seed, int index) => ((ulong)(uint)seed * 0x9E3779B97F4A7C15UL) ^ ((ulong)index * 0xD1B54A32D192ED03UL);
 

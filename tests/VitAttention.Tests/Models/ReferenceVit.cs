@@ -12,6 +12,7 @@ internal static class ReferenceVit
 {
     public static (double[] Logits, double[][] Attentions) Forward(VitConfig c, VitWeights w, float[] pixels, int batch)
     {
+        Assert.That((c.TrainedGridHeight, c.TrainedGridWidth), Is.EqualTo((c.GridHeight, c.GridWidth)), "the scalar reference does not interpolate position embeddings; the PyTorch fixtures cover that");
         int d = c.HiddenSize, t = c.Tokens, n = c.Patches, p = c.PatchSize, ch = c.Channels, heads = c.NumHeads, hd = c.HeadDim;
         var logits = new double[batch * c.NumClasses];
         var attentions = Enumerable.Range(0, c.NumLayers).Select(_ => new double[batch * heads * t * t]).ToArray();
@@ -23,7 +24,7 @@ internal static class ReferenceVit
                 int gy = patch / c.GridWidth, gx = patch % c.GridWidth;
                 for (int o = 0; o < d; o++)
                 {
-                    double s = w.PatchBias[o];
+                    double s = w.PatchBias?[o] ?? 0;
                     for (int ci = 0; ci < ch; ci++)
                     {
                         for (int ky = 0; ky < p; ky++)
@@ -36,7 +37,9 @@ internal static class ReferenceVit
                         }
                     }
 
-                    x[c.PrefixTokens + patch, o] = s + (c.PositionEmbeddingCoversPrefix ? 0 : w.PositionEmbedding[(patch * d) + o]);
+                    // The patches' rows follow the prefix rows the table has (all, the class token only, or none).
+                    double pos = w.PositionEmbedding is { } pe ? pe[((c.PositionEmbeddingPrefixRows + patch) * d) + o] : 0;
+                    x[c.PrefixTokens + patch, o] = s + pos;
                 }
             }
 
@@ -49,15 +52,17 @@ internal static class ReferenceVit
                 x[i / d, i % d] = prefix[i];
             }
 
-            if (c.PositionEmbeddingCoversPrefix)
+            for (int i = 0; i < c.PositionEmbeddingPrefixRows; i++)
             {
-                for (int i = 0; i < t; i++)
+                for (int j = 0; j < d; j++)
                 {
-                    for (int j = 0; j < d; j++)
-                    {
-                        x[i, j] += w.PositionEmbedding[(i * d) + j];
-                    }
+                    x[i, j] += w.PositionEmbedding![(i * d) + j];
                 }
+            }
+
+            if (c.PreNorm)
+            {
+                x = LayerNorm(x, w.PreNormWeight!, w.PreNormBias!, c.LayerNormEps);
             }
 
             for (int l = 0; l < c.NumLayers; l++)
@@ -79,7 +84,7 @@ internal static class ReferenceVit
                                 s += qkv[i, (head * hd) + e] * qkv[j, d + (head * hd) + e];
                             }
 
-                            row[j] = s / Math.Sqrt(hd);
+                            row[j] = (s / Math.Sqrt(hd)) + RelativeBias(c, lw.RelativePositionBiasTable ?? w.SharedRelativePositionBiasTable, head, i, j);
                         }
 
                         double max = row.Max();
@@ -102,18 +107,24 @@ internal static class ReferenceVit
                     }
                 }
 
-                Accumulate(x, Linear(context, lw.ProjWeight, lw.ProjBias, d));
+                Accumulate(x, Scale(Linear(context, lw.ProjWeight, lw.ProjBias, d), lw.LayerScale1));
                 var h2 = LayerNorm(x, lw.Norm2Weight, lw.Norm2Bias, c.LayerNormEps);
                 var m = Linear(h2, lw.Fc1Weight, lw.Fc1Bias, c.IntermediateSize);
                 for (int i = 0; i < t; i++)
                 {
                     for (int j = 0; j < c.IntermediateSize; j++)
                     {
-                        m[i, j] = 0.5 * m[i, j] * (1 + Erf(m[i, j] / Math.Sqrt(2)));
+                        double v = m[i, j];
+                        m[i, j] = c.Activation switch
+                        {
+                            VitActivation.QuickGelu => v / (1 + Math.Exp(-1.702 * v)),
+                            VitActivation.GeluTanh => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + (0.044715 * v * v * v)))),
+                            _ => 0.5 * v * (1 + Erf(v / Math.Sqrt(2))),
+                        };
                     }
                 }
 
-                Accumulate(x, Linear(m, lw.Fc2Weight, lw.Fc2Bias, d));
+                Accumulate(x, Scale(Linear(m, lw.Fc2Weight, lw.Fc2Bias, d), lw.LayerScale2));
             }
 
             if (c.NumClasses == 0)
@@ -122,7 +133,20 @@ internal static class ReferenceVit
             }
 
             double[,] pooled;
-            if (c.Pooling == VitPooling.MeanOfPatches)
+            if (c.Pooling == VitPooling.ClassAndPatchMean)
+            {
+                var seq = LayerNorm(x, w.FinalNormWeight, w.FinalNormBias, c.LayerNormEps);
+                pooled = new double[1, 2 * d];
+                for (int j = 0; j < d; j++)
+                {
+                    pooled[0, j] = seq[0, j];
+                    for (int i = c.PrefixTokens; i < t; i++)
+                    {
+                        pooled[0, d + j] += seq[i, j] / n;
+                    }
+                }
+            }
+            else if (c.Pooling == VitPooling.MeanOfPatches)
             {
                 var seq = c.NormAfterPooling ? x : LayerNorm(x, w.FinalNormWeight, w.FinalNormBias, c.LayerNormEps);
                 pooled = new double[1, d];
@@ -153,6 +177,45 @@ internal static class ReferenceVit
         }
 
         return (logits, attentions);
+    }
+
+    /// <summary>
+    /// BEiT's bias for (query i, key j) of a head, indexing the table from the definition: patches at (r, c) use
+    /// ((r_i − r_j) + gh − 1)·(2·gw − 1) + (c_i − c_j) + gw − 1; class → token, token → class and class → class the
+    /// last three rows. 0 without a table.
+    /// </summary>
+    private static double RelativeBias(VitConfig c, float[]? table, int head, int i, int j)
+    {
+        if (table is null)
+        {
+            return 0;
+        }
+
+        int gh = c.GridHeight, gw = c.GridWidth, rows = ((2 * gh) - 1) * ((2 * gw) - 1) + 3;
+        int index = (i, j) switch
+        {
+            (0, 0) => rows - 1,
+            (0, _) => rows - 3,
+            (_, 0) => rows - 2,
+            _ => ((((i - 1) / gw) - ((j - 1) / gw) + gh - 1) * ((2 * gw) - 1)) + (((i - 1) % gw) - ((j - 1) % gw) + gw - 1),
+        };
+        return table[(index * c.NumHeads) + head];
+    }
+
+    private static double[,] Scale(double[,] y, float[]? gamma)
+    {
+        if (gamma is not null)
+        {
+            for (int i = 0; i < y.GetLength(0); i++)
+            {
+                for (int j = 0; j < y.GetLength(1); j++)
+                {
+                    y[i, j] *= gamma[j];
+                }
+            }
+        }
+
+        return y;
     }
 
     private static void Accumulate(double[,] x, double[,] y)

@@ -124,8 +124,25 @@ public class SafeTensorsTests
 
     [Test]
     public void Open_UnsupportedDtype_SaysConvert() =>
-        Assert.That(Message(Build("{\"w\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8)),
-            Does.Contain("I64").And.Contain("convert"));
+        Assert.That(Message(Build("{\"w\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)),
+            Does.Contain("I32").And.Contain("convert"));
+
+    [Test]
+    public void ReadInt64_IndexBuffer_ReadsIntegersAndRefusesToBeReadAsFloats()
+    {
+        // A checkpoint's I64 index buffer (CLIP position_ids, BEiT relative_position_index): [3] = 7, −2, 2^40.
+        long[] values = [7, -2, 1L << 40];
+        byte[] data = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        string header = "{\"ids\":{\"dtype\":\"I64\",\"shape\":[3],\"data_offsets\":[0,24]}}";
+        byte[] headerBytes = System.Text.Encoding.UTF8.GetBytes(header);
+        byte[] file = [.. BitConverter.GetBytes((long)headerBytes.Length), .. headerBytes, .. data];
+        using var reader = SafeTensorsFile.FromBytes(file);
+
+        Assert.That(reader.ReadInt64("ids"), Is.EqualTo(values));
+        Assert.That(reader.Info("ids").DType, Is.EqualTo(SafeTensorDType.I64));
+        var e = Assert.Throws<ModelFormatException>(() => reader.ReadFloat32("ids"))!;
+        Assert.That(e.Message, Does.Contain("ids").And.Contain("ReadInt64"));
+    }
 
     [Test]
     public void Open_TrailingData_Rejected() =>

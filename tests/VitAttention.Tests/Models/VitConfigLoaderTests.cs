@@ -56,15 +56,30 @@ public class VitConfigLoaderTests
     }
 
     [Test]
-    public void FromFolder_TimmNameWithoutModelArgs_TakesDimsFromTheName()
+    public void FromFolder_TimmNameWithoutModelArgsOrWeights_TakesDimsFromTheName()
     {
         using var t = new TempCheckpoint("tiny-vit-timm");
+        File.Delete(t.WeightsPath); // e.g. the config beside an ONNX export
         File.WriteAllText(t.ConfigPath, """
             {"architecture": "vit_small_patch16_224", "num_classes": 1000,
              "pretrained_cfg": {"input_size": [3, 224, 224], "interpolation": "bicubic", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "crop_pct": 0.9}}
             """);
         var c = VitConfigLoader.FromFolder(t.Folder);
         Assert.That((c.HiddenSize, c.NumHeads, c.NumLayers, c.IntermediateSize, c.PatchSize, c.Tokens), Is.EqualTo((384, 6, 12, 1536, 16, 197)));
+    }
+
+    [Test]
+    public void FromFolder_TimmNameWithoutModelArgs_HeadsAndFlagsFromTheNameSizesFromTheWeights()
+    {
+        // The weights are the tiny fixture's (width 48, 3 blocks, MLP 96, patch 8); the name says 6 heads.
+        using var t = new TempCheckpoint("tiny-vit-timm");
+        File.WriteAllText(t.ConfigPath, """
+            {"architecture": "vit_small_patch16_224.augreg_in21k_ft_in1k", "num_classes": 5, "num_features": 48, "global_pool": "token",
+             "pretrained_cfg": {"input_size": [3, 32, 32], "interpolation": "bicubic", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "crop_pct": 0.9}}
+            """);
+        var c = VitConfigLoader.FromFolder(t.Folder);
+        Assert.That((c.HiddenSize, c.NumHeads, c.NumLayers, c.IntermediateSize, c.PatchSize, c.Tokens), Is.EqualTo((48, 6, 3, 96, 8, 17)));
+        Assert.That((c.LayerNormEps, c.LayerScale, c.PositionEmbeddingCoversPrefix), Is.EqualTo((1e-6, false, true)));
     }
 
     [Test]
@@ -176,11 +191,22 @@ public class VitConfigLoaderTests
     }
 
     [Test]
-    public void FromFolder_TimmLayerScale_SaysUnsupported()
+    public void FromFolder_TimmQkNorm_SaysUnsupported()
+    {
+        using var t = new TempCheckpoint("tiny-vit-timm");
+        t.EditConfig(j => j["model_args"]!["qk_norm"] = true);
+        Assert.That(Message(t.Folder), Does.Contain("qk_norm (QK normalisation) is not supported"));
+    }
+
+    [Test]
+    public void FromFolder_TimmModelArgsInitValues_IsLayerScale()
     {
         using var t = new TempCheckpoint("tiny-vit-timm");
         t.EditConfig(j => j["model_args"]!["init_values"] = 1e-5);
-        Assert.That(Message(t.Folder), Does.Contain("init_values (LayerScale) is not supported"));
+        Assert.That(VitConfigLoader.FromFolder(t.Folder).LayerScale, Is.True);
+        // The tiny fixture's weights have no ls1.gamma: the weights loader names the missing tensor.
+        var config = VitConfigLoader.FromFolder(t.Folder);
+        Assert.That(Assert.Throws<ModelFormatException>(() => VitWeights.Load(t.Folder, config))!.Message, Does.Contain("blocks.0.ls1.gamma' is missing"));
     }
 
     [Test]

@@ -101,6 +101,14 @@ public class VitOnnxBuilderTests
         }).SetName("Build_RegistersAvgPoolFcNormNoQkvBiasOneChannel_MatchesFloat64Reference");
         yield return new TestCaseData(tiny with { HasClassToken = true, RegisterTokens = 3, PrefixTokens = 4, PositionEmbeddingCoversPrefix = false, ImageHeight = 16, PatchSize = 4 })
             .SetName("Build_ClassTokenPlusRegistersNoEmbedClassPatch4_MatchesFloat64Reference");
+        yield return new TestCaseData(tiny with { LayerScale = true, PreNorm = true, PatchEmbeddingBias = false, Activation = VitActivation.QuickGelu })
+            .SetName("Build_LayerScalePreNormNoPatchBiasQuickGelu_MatchesFloat64Reference");
+        yield return new TestCaseData(tiny with { Activation = VitActivation.GeluTanh, RegisterTokens = 2, PrefixTokens = 3, RegistersAfterPositionEmbedding = true, Pooling = VitPooling.ClassAndPatchMean })
+            .SetName("Build_TanhGeluRegistersAfterPositionsClassAndPatchMean_MatchesFloat64Reference");
+        yield return new TestCaseData(tiny with { HasPositionEmbedding = false, RelativePositionBias = RelativePositionBiasKind.PerLayer, LayerScale = true, Pooling = VitPooling.MeanOfPatches, NormAfterPooling = true })
+            .SetName("Build_PerLayerRelativeBiasNonSquareGrid_MatchesFloat64Reference");
+        yield return new TestCaseData(tiny with { HasPositionEmbedding = false, RelativePositionBias = RelativePositionBiasKind.Shared, ImageHeight = 24, ImageWidth = 40 })
+            .SetName("Build_SharedRelativeBias3x5Grid_MatchesFloat64Reference");
     }
 
     [TestCaseSource(nameof(Variants))]

@@ -118,7 +118,7 @@ public class VitWeightsTests
         });
         string m = LoadMessage(t.Folder);
         Assert.That(m, Does.Contain("tensor 'pos_embed' has shape [1, 17, 48], 17 positions, but"));
-        Assert.That(m, Does.Contain("5×5 = 25 patches + 1 prefix token(s)").And.Contain("interpolation is not supported"));
+        Assert.That(m, Does.Contain("5×5 = 25 patches + 1 prefix token(s)").And.Contain("image-size option"));
     }
 
     [Test]
@@ -168,9 +168,9 @@ public class VitWeightsTests
         {
             ("deit.embeddings.cls_token", [1, 1, 8], w.ClassToken!),
             ("deit.embeddings.distillation_token", [1, 1, 8], w.DistillationToken!),
-            ("deit.embeddings.position_embeddings", [1, 6, 8], w.PositionEmbedding),
+            ("deit.embeddings.position_embeddings", [1, 6, 8], w.PositionEmbedding!),
             ("deit.embeddings.patch_embeddings.projection.weight", [8, 3, 8, 8], w.PatchWeight),
-            ("deit.embeddings.patch_embeddings.projection.bias", [8], w.PatchBias),
+            ("deit.embeddings.patch_embeddings.projection.bias", [8], w.PatchBias!),
             ("deit.layernorm.weight", [8], w.FinalNormWeight),
             ("deit.layernorm.bias", [8], w.FinalNormBias),
             ("cls_classifier.weight", [3, 8], w.HeadWeight!),
