@@ -40,6 +40,7 @@
   let geometry = null; // main canvas layout
   let gridLayout = null;
   let pending = false;
+  let gridPending = false;
 
   // ---------- decoding ----------
 
@@ -54,8 +55,15 @@
     if (typeof DecompressionStream === 'undefined') {
       throw new Error('This browser lacks DecompressionStream (gzip); open the page in a current Chrome, Edge, Firefox (113+) or Safari (16.4+).');
     }
-    const packed = base64Bytes($('vit-attention').textContent.trim());
-    const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const text = $('vit-attention').textContent.trim();
+    let packed;
+    try {
+      // The browser's own base64 decoder (a data: URL) is many times faster than atob and a loop.
+      packed = await (await fetch('data:application/octet-stream;base64,' + text)).blob();
+    } catch (e) {
+      packed = new Blob([base64Bytes(text)]);
+    }
+    const stream = packed.stream().pipeThrough(new DecompressionStream('gzip'));
     const raw = new Uint8Array(await new Response(stream).arrayBuffer());
     const rows = L * H * T;
     if (raw.length !== rows * 4 + rows * T) {
@@ -449,7 +457,8 @@
     renderTokens(values, q, library);
     renderStatus(q, library);
     renderControls(library);
-    drawGrid();
+    // The grid is the costly part (every layer × head); it follows in a moment so the picture answers the mouse first.
+    if (!gridPending) { gridPending = true; setTimeout(() => { if (gridPending) { gridPending = false; drawGrid(); } }, 0); }
     writeHash();
     shown.renders++;
     shown.ms = performance.now() - started;
@@ -461,7 +470,10 @@
     requestAnimationFrame(() => { if (pending) render(); });
   }
 
-  function flush() { if (pending) render(); }
+  function flush() {
+    if (pending) render();
+    if (gridPending) { gridPending = false; drawGrid(); }
+  }
 
   function renderTokens(values, q, library) {
     const box = $('tokens');
@@ -628,6 +640,7 @@
     });
     const grid = $('grid');
     grid.addEventListener('click', (e) => {
+      flush();
       const p = canvasPoint(grid, e), at = gridCellAt(p.x, p.y);
       if (!at) return;
       gridLayout.cells.select(at.r, at.c);
@@ -679,7 +692,7 @@
       token: currentToken(), selectedToken: state.token, hoveredToken: state.hover, classIndex: state.cls,
       colormap: state.colormap, alpha: state.alpha, smooth: state.smooth,
       values: shown.values ? Array.from(shown.values) : null, map: Array.from(shown.map), min: shown.min, max: shown.max,
-      renders: shown.renders, renderMs: shown.ms, gridMs: shown.gridMs,
+      renders: shown.renders, renderMs: shown.ms, gridMs: shown.gridMs, decodeMs: shown.decodeMs,
     };
   };
   api.set = function (s) { apply(s); render(); return api.state(); };
@@ -690,6 +703,7 @@
   };
   // Client coordinates of a grid cell's centre (row = layer index, col = head key index, zero-based).
   api.cellPoint = function (r, c) {
+    flush();
     const g = gridLayout, rect = $('grid').getBoundingClientRect();
     const x = g.left + c * (g.thumbW + g.gap) + g.thumbW / 2, y = g.top + r * (g.thumbH + g.gap) + g.thumbH / 2;
     return { x: rect.left + x * rect.width / $('grid').width, y: rect.top + y * rect.height / $('grid').height };
@@ -705,7 +719,9 @@
     $('footer').textContent = `${meta.generator}: ${L} layers × ${H} heads, ${T} tokens (${P} prefix: ${PREFIX.join(', ') || 'none'}; ${GH}×${GW} patches). Attention stored as ${meta.attention.encoding}.`;
     const img = $('vit-photo');
     if (!img.complete || img.naturalWidth === 0) await new Promise((resolve, reject) => { img.onload = resolve; img.onerror = () => reject(new Error('The embedded photo cannot be decoded.')); });
+    const started = performance.now();
     A = await decodeAttention();
+    shown.decodeMs = performance.now() - started;
     layoutMain();
     wire();
     readHash();

@@ -104,10 +104,19 @@ internal sealed class CdpPage(HeadlessChromium browser, string sessionId)
         });
     }
 
-    /// <summary>A PNG of the whole page.</summary>
+    /// <summary>A PNG of the page's content: the viewport's width, the document's height.</summary>
     public async Task<byte[]> ScreenshotAsync()
     {
-        var shot = await SendAsync("Page.captureScreenshot", new JsonObject { ["format"] = "png", ["captureBeyondViewport"] = true });
+        var size = await EvaluateAsync("({ w: document.documentElement.clientWidth, h: Math.ceil(document.body.getBoundingClientRect().bottom) })");
+        var shot = await SendAsync("Page.captureScreenshot", new JsonObject
+        {
+            ["format"] = "png",
+            ["captureBeyondViewport"] = true,
+            ["clip"] = new JsonObject
+            {
+                ["x"] = 0, ["y"] = 0, ["width"] = size["w"]!.GetValue<double>(), ["height"] = size["h"]!.GetValue<double>(), ["scale"] = 1,
+            },
+        });
         return Convert.FromBase64String(shot["data"]!.GetValue<string>());
     }
 }

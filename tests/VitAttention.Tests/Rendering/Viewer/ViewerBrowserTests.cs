@@ -16,7 +16,7 @@ namespace VitAttention.Tests.Rendering.Viewer;
 [NonParallelizable]
 public class ViewerBrowserTests
 {
-    private const int Width = 1400, Height = 1700;
+    private const int Width = 1040, Height = 1400;
     private static readonly string[] RegisterPrefix = ["CLS", "REG1", "REG2", "REG3", "REG4"];
 
     private string _folder = "";
@@ -270,6 +270,8 @@ public class ViewerBrowserTests
             }
 
             double tolerance = (0.01 * library.Max()) + 1e-6;
+            double worst = state.Values!.Zip(library, (a, b) => Math.Abs(a - b)).Max();
+            TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}: largest difference {worst:E2} = {worst / library.Max():P3} of the largest value"));
             AssertWithin(state.Values!, library, Enumerable.Repeat(tolerance, Tokens).ToArray(), what + " (page vs RolloutEngine)");
         }
     }

@@ -36,4 +36,5 @@ internal sealed class ViewerState
     public int Renders { get; set; }
     public double RenderMs { get; set; }
     public double GridMs { get; set; }
+    public double DecodeMs { get; set; }
 }
