@@ -586,7 +586,7 @@
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const tag = e.target && e.target.tagName;
-    if (tag === 'INPUT' && e.target.type === 'range' && e.key.startsWith('Arrow')) return;
+    if (tag === 'SELECT' || (tag === 'INPUT' && e.target.type === 'range' && e.key.startsWith('Arrow'))) return; // the control's own keys
     let handled = true;
     switch (e.key) {
       case 'ArrowUp': if (e.shiftKey) movePatch(-1, 0); else state.layer = Math.max(0, state.layer - 1); break;
@@ -698,6 +698,7 @@
   api.set = function (s) { apply(s); render(); return api.state(); };
   // Client (CSS pixel) coordinates of a patch token's centre on the main picture.
   api.patchPoint = function (token) {
+    if (!(token >= P && token < T)) return null; // prefix tokens have no place on the picture
     const r = patchRect(token), rect = $('main').getBoundingClientRect();
     return { x: rect.left + (r.x + r.w / 2) * rect.width / geometry.w, y: rect.top + (r.y + r.h / 2) * rect.height / geometry.h };
   };

@@ -365,6 +365,24 @@ public class ViewerBrowserTests
     }
 
     [Test]
+    public async Task NoPrefixTokens_GapModelLayout_StartsAtTheCentrePatch()
+    {
+        // timm class_token=False with average pooling: every token is a patch.
+        var data = ViewerSamples.Random(2, 3, 4, 4, [], seed: 32);
+        string path = Path.Combine(_folder, "no-prefix.html");
+        ViewerPage.Save(data, path);
+        await Page.OpenViewerAsync(path);
+        var state = await Page.StateAsync();
+        Assert.That(state.Token, Is.EqualTo(PatchToken(0, 4, 2, 2)));
+        Assert.That(state.Values, Has.Length.EqualTo(16));
+        Assert.That(state.Map, Is.EqualTo(state.Values));
+        var expected = ViewerReference.Row(ViewerReference.Layer(ViewerReference.Quantised(data.Attention, 16), 3, 16, 1, "mean"), state.Token);
+        Assert.That(state.Values, Is.EqualTo(expected).Within(1e-6));
+        var chips = await Page.EvaluateAsync("document.querySelectorAll('#tokens button').length");
+        Assert.That(chips.GetValue<int>(), Is.EqualTo(0), "no prefix-token buttons");
+    }
+
+    [Test]
     public async Task UrlHash_State_RestoredOnOpenAndKeptOnChange()
     {
         await Page.OpenViewerAsync(_catPage, "#method=rollout%20from%20token&layer=2&head=3&token=40&dir=column&cmap=viridis&alpha=0.3&smooth=0");
