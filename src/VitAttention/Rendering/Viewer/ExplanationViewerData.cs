@@ -14,13 +14,19 @@ internal static class ExplanationViewerData
     /// <summary>The longest side of the photo embedded in the page; larger photos are scaled down (the page shows ≤ 560 px).</summary>
     public const int DefaultMaxPhotoSide = 640;
 
+    /// <summary>Photos whose PNG is larger than this are embedded as JPEG at <see cref="JpegQuality"/> instead.</summary>
+    public const int MaxPngBytes = 300_000;
+
+    /// <summary>The JPEG quality for detailed photos.</summary>
+    public const int JpegQuality = 90;
+
     /// <summary>The viewer's data for an explanation: its photo, its batch item's attention, predictions and rollout.</summary>
     public static ViewerData From(Explanation explanation, int maxPhotoSide = DefaultMaxPhotoSide)
     {
         ArgumentNullException.ThrowIfNull(explanation);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPhotoSide, 16);
         VitConfig c = explanation.Config;
-        var (png, width, height, seen) = EncodePhoto(explanation.Photo, explanation.SeenRegion, maxPhotoSide);
+        var (photo, mediaType, width, height, seen) = EncodePhoto(explanation.Photo, explanation.SeenRegion, maxPhotoSide);
         var rollout = explanation.Options.Rollout;
         string description = string.Create(CultureInfo.InvariantCulture,
             $"Attention rollout computed by the library: {rollout.Fusion.ToString().ToLowerInvariant()} over heads, α {rollout.ResidualAlpha}, " +
@@ -29,7 +35,8 @@ internal static class ExplanationViewerData
         {
             Title = Path.GetFileName(explanation.Source) is { Length: > 0 } name ? name : explanation.Source,
             ModelDescription = Describe(c),
-            Photo = png,
+            Photo = photo,
+            PhotoMediaType = mediaType,
             PhotoWidth = width,
             PhotoHeight = height,
             SeenRegion = seen,
@@ -92,7 +99,7 @@ internal static class ExplanationViewerData
         return data;
     }
 
-    private static (byte[] Png, int Width, int Height, SKRect Seen) EncodePhoto(SKBitmap photo, SKRectI seenRegion, int maxSide)
+    private static (byte[] Bytes, string MediaType, int Width, int Height, SKRect Seen) EncodePhoto(SKBitmap photo, SKRectI seenRegion, int maxSide)
     {
         double scale = Math.Min(1.0, maxSide / (double)Math.Max(photo.Width, photo.Height));
         int w = Math.Max(1, (int)Math.Round(photo.Width * scale)), h = Math.Max(1, (int)Math.Round(photo.Height * scale));
@@ -101,8 +108,15 @@ internal static class ExplanationViewerData
             (float)(seenRegion.Left * sx), (float)(seenRegion.Top * sy), (float)(seenRegion.Right * sx), (float)(seenRegion.Bottom * sy));
         using var scaled = Overlay.PreparePhoto(photo, w, h);
         using var image = SKImage.FromBitmap(scaled);
-        using var encoded = image.Encode(SKEncodedImageFormat.Png, 100);
-        return (encoded.ToArray(), w, h, seen);
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        if (png.Size <= MaxPngBytes)
+        {
+            return (png.ToArray(), "image/png", w, h, seen);
+        }
+
+        // A detailed photo: JPEG keeps the page's size in check (a ViT-B/16 page stays under 8 MB whatever the photo).
+        using var jpeg = image.Encode(SKEncodedImageFormat.Jpeg, JpegQuality);
+        return (jpeg.ToArray(), "image/jpeg", w, h, seen);
     }
 
     private static string Describe(VitConfig c) =>

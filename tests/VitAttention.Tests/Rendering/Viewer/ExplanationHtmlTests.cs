@@ -80,6 +80,34 @@ public class ExplanationHtmlTests
         Assert.That((decoded.Width, decoded.Height), Is.EqualTo((data.PhotoWidth, data.PhotoHeight)));
     }
 
+    [TestCase("chelsea.png", "image/png")]
+    [TestCase("astronaut.png", "image/jpeg")]
+    public void From_Photo_PngUnlessLargeThenJpegAtMostMaxSide(string file, string mediaType)
+    {
+        using var e = Explainer.Explain(FixturePaths.Image(file));
+        var data = ExplanationViewerData.From(e);
+        Assert.That(data.PhotoMediaType, Is.EqualTo(mediaType));
+        Assert.That(data.Photo.Length, Is.LessThanOrEqualTo(ExplanationViewerData.MaxPngBytes));
+        Assert.That(Math.Max(data.PhotoWidth, data.PhotoHeight), Is.LessThanOrEqualTo(ExplanationViewerData.DefaultMaxPhotoSide));
+        using var decoded = SkiaSharp.SKBitmap.Decode(data.Photo);
+        Assert.That((decoded.Width, decoded.Height), Is.EqualTo((data.PhotoWidth, data.PhotoHeight)));
+        // The embedded photo is the explanation's photo, scaled: compare a downscaled copy pixel by pixel.
+        using var reference = e.Photo.Resize(new SkiaSharp.SKImageInfo(data.PhotoWidth, data.PhotoHeight), new SkiaSharp.SKSamplingOptions(SkiaSharp.SKFilterMode.Linear, SkiaSharp.SKMipmapMode.Linear));
+        double total = 0;
+        for (int y = 0; y < decoded.Height; y += 7)
+        {
+            for (int x = 0; x < decoded.Width; x += 7)
+            {
+                var a = decoded.GetPixel(x, y);
+                var b = reference.GetPixel(x, y);
+                total += Math.Abs(a.Red - b.Red) + Math.Abs(a.Green - b.Green) + Math.Abs(a.Blue - b.Blue);
+            }
+        }
+
+        double meanError = total / (3.0 * ((decoded.Height + 6) / 7) * ((decoded.Width + 6) / 7));
+        Assert.That(meanError, Is.LessThan(6), "mean absolute difference per channel, 0..255");
+    }
+
     [TestCase(true, false, 0, new[] { "CLS" })]
     [TestCase(true, true, 0, new[] { "CLS", "DIST" })]
     [TestCase(true, false, 4, new[] { "CLS", "REG1", "REG2", "REG3", "REG4" })]
