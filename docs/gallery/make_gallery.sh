@@ -10,3 +10,8 @@ run() { dotnet run --project src/VitAttention.Cli -c Release -- "$@"; }
 run explain "$images/chelsea.png" "$images/coffee.png" --model models/demo-vit-tiny --out docs/gallery --roi 130,40,200,200
 # An out-of-distribution photo (ImageNet has no astronaut class), viridis, max head fusion.
 run explain "$images/astronaut.png" --model models/demo-vit-tiny --out docs/gallery --colormap viridis --head-fusion max
+# The interactive viewer: a page for the cat, and screenshots of the viewer taken by its browser tests in headless
+# Chromium (apt-get install -y chromium), which hover a patch before each shot.
+run view "$images/chelsea.png" --model models/demo-vit-tiny --out docs/gallery/chelsea.viewer.html
+VITATTENTION_VIEWER_SHOTS="$PWD/docs/gallery" dotnet test tests/VitAttention.Tests -c Release \
+  --filter "FullyQualifiedName~ViewerBrowserTests.Screenshots_ThreeViews_ShowThePhotoWithTheOverlay"

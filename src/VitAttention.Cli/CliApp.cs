@@ -34,6 +34,9 @@ internal static partial class CliApp
                   [--discard 0] [--top-classes 5] [--clip-percentile 99] [--colorbar] [--batch 8] [--json]
               write <stem>.cls.png, .layers.png, .focused.png, .rollout.png and .json for each image;
               for two images also <a>_vs_<b>.<figure>.png side by side
+          view <image> [--model M] --out page.html [--colormap jet|viridis|inferno|turbo|grey] [--alpha 0.6]
+               [--head-fusion mean|max|min] [--discard 0] [--top-classes 5] [--json]
+              write one self-contained HTML page to explore every layer, head, token and method
           classify <image> [--model M] [--top 5] [--json]
               print the model's top classes
           prepare --model M --out FILE.onnx
@@ -77,10 +80,11 @@ internal static partial class CliApp
             return args[0] switch
             {
                 "explain" => Explain(args[1..], stdout, stderr, cancellationToken),
+                "view" => View(args[1..], stdout, stderr, cancellationToken),
                 "classify" => Classify(args[1..], stdout, stderr, cancellationToken),
                 "prepare" => Prepare(args[1..], stdout, stderr, cancellationToken),
                 "bench" => Bench(args[1..], stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'; commands: explain, classify, prepare, bench (see --help)."),
+                _ => throw new UsageException($"unknown command '{args[0]}'; commands: explain, view, classify, prepare, bench (see --help)."),
             };
         }
         catch (Exception e)
