@@ -5,6 +5,43 @@ using VitAttention.Models;
 
 namespace VitAttention.Onnx.Gradients;
 
+/// <summary>What to differentiate: <see cref="GradientGraph.Differentiate"/>'s request.</summary>
+internal sealed record GradientRequest
+{
+    /// <summary>What the graph came from, for messages.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>The graph input the probe feeds: [batch, <see cref="InputItemShape"/>…] float32.</summary>
+    public required string InputName { get; init; }
+
+    /// <summary>The input's dimensions after the batch.</summary>
+    public required long[] InputItemShape { get; init; }
+
+    /// <summary>The [batch, classes] tensor whose target entry is differentiated.</summary>
+    public required string Logits { get; init; }
+
+    /// <summary>Tensors whose gradients become outputs, and the output names.</summary>
+    public required IReadOnlyList<(string Tensor, string Output)> Gradients { get; init; }
+
+    /// <summary>Forward tensors that become outputs as they are, and the output names.</summary>
+    public IReadOnlyList<(string Tensor, string Output)> Activations { get; init; } = [];
+}
+
+/// <summary>The graph <see cref="GradientGraph.Differentiate"/> wrote and the shapes it learned.</summary>
+internal sealed record DifferentiationResult
+{
+    public required byte[] Onnx { get; init; }
+
+    /// <summary>Nodes appended for the backward pass.</summary>
+    public required int BackwardNodes { get; init; }
+
+    /// <summary>The op types of the forward nodes differentiated, last first.</summary>
+    public required IReadOnlyList<string> DifferentiatedOps { get; init; }
+
+    /// <summary>Probed shapes (−1 where a dimension follows the batch) of the tensors on the gradient path and those asked for.</summary>
+    public required IReadOnlyDictionary<string, long[]> Shapes { get; init; }
+}
+
 /// <summary>What <see cref="GradientGraph.Build"/> produced and learned.</summary>
 internal sealed record GradientGraphResult
 {
@@ -122,26 +159,11 @@ internal sealed partial class GradientGraph
         }
 
         var index = new GraphIndex(bytes, source);
-        if (index.Opset is < MinOpset or > MaxOpset)
-        {
-            throw new ModelFormatException(
-                $"{source}: the graph uses ONNX opset {index.Opset}; gradients are built for opsets {MinOpset} to {MaxOpset}. " +
-                "Export the model again with an opset in that range (torch.onnx.export(..., opset_version=17)).");
-        }
-
         GraphProto graph = index.Graph;
         var outputNames = new HashSet<string>(graph.Output.Select(o => o.Name), StringComparer.Ordinal);
         if (!outputNames.Contains(PreparedModel.LogitsOutput))
         {
             throw new ModelFormatException($"{source}: the graph has no '{PreparedModel.LogitsOutput}' output; prepare the model with the library first.");
-        }
-
-        foreach (string reserved in new[] { TargetInput, Norm1InputOutput, Norm1OutputOutput, GradNorm1Input, GradNorm1Output })
-        {
-            if (index.Producers.ContainsKey(reserved) || graph.Input.Any(i => i.Name == reserved) || index.IsConstant(reserved))
-            {
-                throw new ModelFormatException($"{source}: the graph already has a tensor named '{reserved}'; was the gradient graph built twice?");
-            }
         }
 
         var attentions = new List<string>();
@@ -158,15 +180,78 @@ internal sealed partial class GradientGraph
 
         HashSet<string> imageDependent = ImageDependent(index, model.InputName);
         Norm1Locator.Result norm1 = Norm1Locator.Find(index, attentions[^1], imageDependent);
-
-        var wanted = new List<string>(attentions);
+        var gradients = attentions.Select((a, l) => (a, AttentionGradientOutput(l))).ToList();
+        var activations = new List<(string, string)>();
         if (norm1.Input is not null)
         {
-            wanted.Add(norm1.Input);
-            wanted.Add(norm1.Output!);
+            gradients.Add((norm1.Input, GradNorm1Input));
+            gradients.Add((norm1.Output!, GradNorm1Output));
+            activations.Add((norm1.Input, Norm1InputOutput));
+            activations.Add((norm1.Output!, Norm1OutputOutput));
         }
 
-        HashSet<string> path = GradientPath(index, wanted, PreparedModel.LogitsOutput);
+        var request = new GradientRequest
+        {
+            Source = source,
+            InputName = model.InputName,
+            InputItemShape = [config.Channels, config.ImageHeight, config.ImageWidth],
+            Logits = PreparedModel.LogitsOutput,
+            Gradients = gradients,
+            Activations = activations,
+        };
+        DifferentiationResult result = Differentiate(bytes, index, request);
+        long[] logitsShape = result.Shapes[PreparedModel.LogitsOutput];
+        if (logitsShape.Length != 2 || logitsShape[1] != config.NumClasses)
+        {
+            throw new ModelFormatException(
+                $"{source}: the logits are [{string.Join(", ", logitsShape)}], not [batch, {config.NumClasses}] as the config says.");
+        }
+
+        long[] attentionShape = result.Shapes[attentions[0]];
+        if (attentionShape.Length != 4 || attentionShape[1] != config.NumHeads || attentionShape[2] != config.Tokens || attentionShape[3] != config.Tokens)
+        {
+            throw new ModelFormatException(
+                $"{source}: the attention probabilities are {Text(attentionShape)}, not [batch, {config.NumHeads}, {config.Tokens}, {config.Tokens}] as the config says.");
+        }
+
+        long[]? norm1Shape = norm1.Input is null ? null : result.Shapes[norm1.Input];
+        if (norm1Shape is not null && (norm1Shape.Length != 3 || norm1Shape[1] != config.Tokens || norm1Shape[2] <= 0))
+        {
+            throw new ModelFormatException($"{source}: the last block's norm1 input '{norm1.Input}' is {Text(norm1Shape)}, not [batch, tokens, hidden].");
+        }
+
+        return new GradientGraphResult
+        {
+            Onnx = result.Onnx,
+            Layers = attentions.Count,
+            Classes = config.NumClasses,
+            AttentionTensors = attentions,
+            Norm1Input = norm1.Input,
+            Norm1Output = norm1.Output,
+            Norm1Missing = norm1.Reason,
+            Norm1Shape = norm1Shape,
+            BackwardNodes = result.BackwardNodes,
+            DifferentiatedOps = result.DifferentiatedOps,
+        };
+    }
+
+    /// <summary>
+    /// The general differentiator: appends to the graph the gradients of the target logit with respect to the requested
+    /// tensors, as outputs, and the requested activations as outputs; adds the <c>target_class</c> input.
+    /// </summary>
+    /// <exception cref="ModelFormatException">An op on the gradient path has no rule, or a tensor on it is not float32/float64.</exception>
+    public static DifferentiationResult Differentiate(OnnxModelBytes bytes, GraphIndex index, GradientRequest request)
+    {
+        string source = request.Source;
+        if (index.Opset is < MinOpset or > MaxOpset)
+        {
+            throw new ModelFormatException(
+                $"{source}: the graph uses ONNX opset {index.Opset}; gradients are built for opsets {MinOpset} to {MaxOpset}. " +
+                "Export the model again with an opset in that range (torch.onnx.export(..., opset_version=17)).");
+        }
+
+        var wanted = request.Gradients.Select(g => g.Tensor).Distinct(StringComparer.Ordinal).ToList();
+        HashSet<string> path = GradientPath(index, wanted, request.Logits);
         List<NodeProto> differentiate = [.. index.Order.Where(n => n.Output.Any(path.Contains))];
         foreach (NodeProto node in differentiate)
         {
@@ -189,36 +274,44 @@ internal sealed partial class GradientGraph
         }
 
         // Shapes of every tensor a rule reads, learned by running the graph.
-        var probe = new HashSet<string>(StringComparer.Ordinal) { PreparedModel.LogitsOutput };
+        var probe = new HashSet<string>(StringComparer.Ordinal) { request.Logits };
         probe.UnionWith(wanted);
+        probe.UnionWith(request.Activations.Select(a => a.Tensor));
         foreach (NodeProto node in differentiate)
         {
             probe.UnionWith(node.Input.Concat(node.Output).Where(n => n.Length > 0 && !index.IsConstant(n)));
         }
 
-        Dictionary<string, long[]> shapes = ShapeProbe.Run(bytes, model.InputName, config.Channels, config.ImageHeight, config.ImageWidth, probe, source);
-        long[] logitsShape = shapes[PreparedModel.LogitsOutput];
-        if (logitsShape.Length != 2 || logitsShape[1] != config.NumClasses)
+        probe.Remove(request.InputName);
+        Dictionary<string, long[]> shapes = ShapeProbe.Run(bytes, request.InputName, request.InputItemShape, probe, source);
+        shapes[request.InputName] = [-1, .. request.InputItemShape];
+        long[] logitsShape = shapes[request.Logits];
+        if (logitsShape.Length != 2 || logitsShape[1] <= 0)
         {
-            throw new ModelFormatException(
-                $"{source}: the logits are [{string.Join(", ", logitsShape)}], not [batch, {config.NumClasses}] as the config says.");
+            throw new ModelFormatException($"{source}: the logits '{request.Logits}' are {Text(logitsShape)}, not [batch, classes].");
         }
 
         var builder = new GradientGraph(index, source, path, shapes);
-        return builder.Emit(bytes, model, attentions, norm1, differentiate);
+        return builder.Emit(bytes, request, (int)logitsShape[1], differentiate);
     }
 
-    private GradientGraphResult Emit(OnnxModelBytes bytes, PreparedModel model, List<string> attentions, Norm1Locator.Result norm1, List<NodeProto> differentiate)
+    private DifferentiationResult Emit(OnnxModelBytes bytes, GradientRequest request, int classes, List<NodeProto> differentiate)
     {
         GraphProto graph = _index.Graph;
-        VitConfig config = model.Config;
-        int logitsType = _index.ElemType(PreparedModel.LogitsOutput);
+        foreach (string name in request.Gradients.Select(g => g.Output).Concat(request.Activations.Select(a => a.Output)).Append(TargetInput))
+        {
+            if (_index.Producers.ContainsKey(name) || graph.Input.Any(i => i.Name == name) || _index.IsConstant(name))
+            {
+                throw new ModelFormatException($"{_source}: the graph already has a tensor named '{name}'; was the gradient graph built twice?");
+            }
+        }
 
-        // Seed: d logits[b, c] / d logits = one-hot(target[b]).
+        // Seed: d logits[b, c] / d logits = one-hot(target[b]) (OneHot in float32, which every runtime has, then the logits' type).
+        int logitsType = _index.ElemType(request.Logits);
         string seed = _emit.Node("OneHot",
-            [TargetInput, _emit.Int64Scalar(config.NumClasses), _emit.Constant(TensorValues.RealTensor(logitsType, [0.0, 1.0], 2))],
+            [TargetInput, _emit.Int64Scalar(classes), _emit.Constant(TensorValues.RealTensor(TensorValues.Float, [0.0, 1.0], 2))],
             GraphEmitter.Int("axis", -1));
-        Contribute(PreparedModel.LogitsOutput, seed);
+        Contribute(request.Logits, logitsType == TensorValues.Float ? seed : _emit.Cast(seed, logitsType));
 
         var ops = new List<string>();
         for (int i = differentiate.Count - 1; i >= 0; i--)
@@ -235,27 +328,20 @@ internal sealed partial class GradientGraph
         }
 
         var batch = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
-        var inputInfo = new ValueInfoProto
+        graph.Input.Add(new ValueInfoProto
         {
             Name = TargetInput,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = TensorValues.Int64, Shape = new TensorShapeProto { Dim = { batch.Clone() } } } },
-        };
-        graph.Input.Add(inputInfo);
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = TensorValues.Int64, Shape = new TensorShapeProto { Dim = { batch } } } },
+        });
 
-        long[] attentionShape = [-1, config.NumHeads, config.Tokens, config.Tokens];
-        for (int l = 0; l < attentions.Count; l++)
+        foreach ((string tensor, string output) in request.Gradients)
         {
-            AddOutput(GradientOrZeros(attentions[l]), AttentionGradientOutput(l), attentionShape);
+            AddOutput(GradientOrZeros(tensor), output, _shapes[tensor], _index.ElemType(tensor));
         }
 
-        long[]? norm1Shape = null;
-        if (norm1.Input is not null)
+        foreach ((string tensor, string output) in request.Activations)
         {
-            norm1Shape = _shapes[norm1.Input];
-            AddOutput(norm1.Input, Norm1InputOutput, norm1Shape);
-            AddOutput(GradientOrZeros(norm1.Input), GradNorm1Input, norm1Shape);
-            AddOutput(norm1.Output!, Norm1OutputOutput, norm1Shape);
-            AddOutput(GradientOrZeros(norm1.Output!), GradNorm1Output, norm1Shape);
+            AddOutput(tensor, output, _shapes[tensor], _index.ElemType(tensor));
         }
 
         byte[] onnx;
@@ -268,22 +354,16 @@ internal sealed partial class GradientGraph
             throw new ModelFormatException($"{_source}: {ex.Message}; the gradient graph of a model this large does not fit one ONNX file.", ex);
         }
 
-        return new GradientGraphResult
+        return new DifferentiationResult
         {
             Onnx = onnx,
-            Layers = attentions.Count,
-            Classes = config.NumClasses,
-            AttentionTensors = attentions,
-            Norm1Input = norm1.Input,
-            Norm1Output = norm1.Output,
-            Norm1Missing = norm1.Reason,
-            Norm1Shape = norm1Shape,
             BackwardNodes = _emit.Added,
             DifferentiatedOps = ops,
+            Shapes = _shapes,
         };
     }
 
-    private void AddOutput(string tensor, string name, long[] shape)
+    private void AddOutput(string tensor, string name, long[] shape, int elemType)
     {
         GraphProto graph = _index.Graph;
         _emit.NodeTo("Identity", [tensor], name);
@@ -296,7 +376,7 @@ internal sealed partial class GradientGraph
         graph.Output.Add(new ValueInfoProto
         {
             Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = _index.ElemType(tensor) is var t and > 0 ? t : TensorValues.Float, Shape = dims } },
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elemType, Shape = dims } },
         });
     }
 

@@ -16,7 +16,7 @@ internal static class ShapeProbe
     private const string OutputPrefix = "vitattention.probe_shape.";
 
     public static Dictionary<string, long[]> Run(
-        OnnxModelBytes model, string inputName, int channels, int height, int width, IReadOnlyCollection<string> tensors, string source)
+        OnnxModelBytes model, string inputName, long[] itemShape, IReadOnlyCollection<string> tensors, string source)
     {
         GraphProto graph = model.Graph;
         ValueInfoProto input = graph.Input.First(i => i.Name == inputName);
@@ -25,6 +25,7 @@ internal static class ShapeProbe
             ? (int)batchDim.DimValue
             : null;
 
+        int elemType = input.Type?.TensorType?.ElemType ?? TensorValues.Float;
         var names = tensors.ToList();
         var outputs = new List<string>(names.Count);
         var originalOutputs = graph.Output.ToList();
@@ -76,7 +77,7 @@ internal static class ShapeProbe
             var results = new List<long[]>[batches.Length];
             for (int r = 0; r < batches.Length; r++)
             {
-                results[r] = RunOnce(session, inputName, batches[r], channels, height, width, outputs, source);
+                results[r] = RunOnce(session, inputName, elemType, batches[r], itemShape, outputs, source);
             }
 
             var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
@@ -110,17 +111,19 @@ internal static class ShapeProbe
     }
 
     private static List<long[]> RunOnce(
-        InferenceSession session, string inputName, int batch, int channels, int height, int width, List<string> outputs, string source)
+        InferenceSession session, string inputName, int elemType, int batch, long[] itemShape, List<string> outputs, string source)
     {
-        long[] shape = [batch, channels, height, width]; // [batch, channels, height, width]
-        var pixels = new float[batch * channels * height * width];
+        long[] shape = [batch, .. itemShape]; // [batch, channels, height, width] for an image
+        var pixels = new double[shape.Aggregate(1L, (p, d) => p * d)];
         var random = new Random(271828);
         for (int i = 0; i < pixels.Length; i++)
         {
-            pixels[i] = (float)((random.NextDouble() * 2) - 1);
+            pixels[i] = (random.NextDouble() * 2) - 1;
         }
 
-        using OrtValue value = OrtValue.CreateTensorValueFromMemory(pixels, shape);
+        using OrtValue value = elemType == TensorValues.Double
+            ? OrtValue.CreateTensorValueFromMemory(pixels, shape)
+            : OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(pixels, v => (float)v), shape);
         using var runOptions = new RunOptions();
         IDisposableReadOnlyCollection<OrtValue> results;
         try
