@@ -7,9 +7,12 @@ autograd, computes the explanation maps from those tensors with the published fo
 numpy, independently of the library), and writes <folder>/expected_gradients.safetensors. Targets: item 0 its top-1
 class, item 1 its least likely class (a class the model did not pick).
 
-It also makes tiny-deit-distilled/: a DeiT-distilled-like ViT (CLS + distillation token, head and head_dist averaged)
-with seeded random weights in timm names, its config.json, and two torch.onnx exports of it in float32 (opset 11,
-with opset < 13 Softmax/Unsqueeze forms and the LayerNorm decomposition, and opset 17, with LayerNormalization).
+It also makes two fixtures with seeded random weights in timm names and their config.json: tiny-deit-distilled/, a
+DeiT-distilled-like ViT (CLS + distillation token, head and head_dist averaged) with two torch.onnx exports in float32
+(opset 11, with opset < 13 Softmax/Unsqueeze forms and the LayerNorm decomposition, and opset 17, with
+LayerNormalization), and tiny-vit-gap/, a ViT without a class token that classifies the mean of its patch tokens
+(timm class_token=False, global_pool='avg', fc_norm), with an opset 14 export. For it the "CLS row" of every method
+is the mean of the patch rows.
 
 Run with Debian's /usr/bin/python3 (python3-torch 1.13, python3-numpy) from this folder:
     /usr/bin/python3 make_gradient_fixtures.py
@@ -81,9 +84,11 @@ class Vit(nn.Module):
         super().__init__()
         d, self.heads, self.eps, self.patch = c['hidden'], c['heads'], c['eps'], c['patch']
         self.distilled = c.get('distilled', False)
-        n = (c['image'] // c['patch']) ** 2 + (2 if self.distilled else 1)
+        self.pooled = c.get('pooled', False)  # timm class_token=False, global_pool='avg', fc_norm
+        n = (c['image'] // c['patch']) ** 2 + (0 if self.pooled else 2 if self.distilled else 1)
         self.patch_embed = nn.Module(); self.patch_embed.proj = nn.Conv2d(3, d, c['patch'], c['patch'])
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        if not self.pooled:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         if self.distilled:
             self.dist_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, n, d))
@@ -94,7 +99,10 @@ class Vit(nn.Module):
             b.attn = nn.Module(); b.attn.qkv = nn.Linear(d, 3 * d); b.attn.proj = nn.Linear(d, d)
             b.mlp = nn.Module(); b.mlp.fc1 = nn.Linear(d, c['mlp']); b.mlp.fc2 = nn.Linear(c['mlp'], d)
             self.blocks.append(b)
-        self.norm = nn.LayerNorm(d, eps=c['eps'])
+        if self.pooled:
+            self.fc_norm = nn.LayerNorm(d, eps=c['eps'])
+        else:
+            self.norm = nn.LayerNorm(d, eps=c['eps'])
         self.head = nn.Linear(d, c['labels'])
         if self.distilled:
             self.head_dist = nn.Linear(d, c['labels'])
@@ -103,8 +111,11 @@ class Vit(nn.Module):
     def forward(self, pixels):
         x = self.patch_embed.proj(pixels).flatten(2).transpose(1, 2)
         B = x.shape[0]
-        prefix = [self.cls_token.expand(B, -1, -1)] + ([self.dist_token.expand(B, -1, -1)] if self.distilled else [])
-        x = torch.cat(prefix + [x], dim=1) + self.pos_embed
+        if self.pooled:
+            x = x + self.pos_embed
+        else:
+            prefix = [self.cls_token.expand(B, -1, -1)] + ([self.dist_token.expand(B, -1, -1)] if self.distilled else [])
+            x = torch.cat(prefix + [x], dim=1) + self.pos_embed
         self.attentions, L = [], len(self.blocks)
         for i, b in enumerate(self.blocks):
             h = b.norm1(x)
@@ -119,6 +130,8 @@ class Vit(nn.Module):
             self.attentions.append(a)
             x = x + b.attn.proj((a @ v).transpose(1, 2).reshape(B, T, D))
             x = x + b.mlp.fc2(F.gelu(b.mlp.fc1(b.norm2(x))))
+        if self.pooled:
+            return self.head(self.fc_norm(x.mean(1)))
         x = self.norm(x)
         if self.distilled:
             return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
@@ -195,7 +208,7 @@ def oracle(folder, sd, c, pixels, meta):
     logits[torch.arange(2), torch.from_numpy(target)].sum().backward()
     A = [a.detach().numpy() for a in m.attentions]
     G = [a.grad.numpy() for a in m.attentions]
-    P = 2 if c.get('distilled') else 1
+    P = 0 if c.get('pooled') else 2 if c.get('distilled') else 1
     T = A[0].shape[-1]
     out = {'pixel_values': pixels.astype(np.float32), 'logits': lg, 'target_class': target.astype(np.float64),  # the reader takes floats only
            'norm1_input': m.norm1_input.detach().numpy(), 'grad.norm1_input': m.norm1_input.grad.numpy(),
@@ -203,7 +216,9 @@ def oracle(folder, sd, c, pixels, meta):
     for l in range(len(A)):
         out[f'attentions.{l}'] = A[l]
         out[f'grad.attentions.{l}'] = G[l]
-    cls, patches = (0, 1), (P, T - P)
+    # the "CLS row" of a pooled model is the mean of the patch rows
+    patches = (P, T - P)
+    cls = (0, 1) if P > 0 else patches
     maps = {}
     for b in range(2):
         a_b, g_b = [a[b] for a in A], [g[b] for g in G]
@@ -233,25 +248,16 @@ def oracle(folder, sd, c, pixels, meta):
     return m
 
 
-def tiny(eps, distilled=False):
-    return dict(image=32, patch=8, hidden=48, heads=4, layers=3, mlp=96, eps=eps, labels=5, distilled=distilled)
+def tiny(eps, distilled=False, pooled=False):
+    return dict(image=32, patch=8, hidden=48, heads=4, layers=3, mlp=96, eps=eps, labels=5, distilled=distilled, pooled=pooled)
 
 
-def main():
+def synthetic(name, c, seed, architecture, model_args, classifier):
+    """A new fixture: seeded random weights in timm names, config.json, the oracle, and torch.onnx exports."""
     names5 = ['tabby cat', 'coffee mug', 'golden retriever', 'space shuttle', 'espresso']
-    for name, eps, hf in (('tiny-vit-hf', 1e-12, True), ('tiny-vit-timm', 1e-6, False)):
-        folder = os.path.join(HERE, name)
-        sd = read_safetensors(os.path.join(folder, 'model.safetensors'))
-        if hf:
-            sd = timm_from_hf(sd, 3)
-        pixels = read_safetensors(os.path.join(folder, 'expected.safetensors'))['pixel_values']
-        oracle(folder, sd, tiny(eps), pixels, {'fixture': name})
-
-    # A DeiT-distilled-like model: two prefix tokens, the two heads averaged, timm names.
-    folder = os.path.join(HERE, 'tiny-deit-distilled')
+    folder = os.path.join(HERE, name)
     os.makedirs(folder, exist_ok=True)
-    c = tiny(1e-6, distilled=True)
-    g = torch.Generator().manual_seed(2718)
+    g = torch.Generator().manual_seed(seed)
     m = Vit(c).double()
     with torch.no_grad():
         for n, p in m.named_parameters():
@@ -261,22 +267,46 @@ def main():
             else: p.copy_(0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64))
     sd = {k: v.detach().float().numpy() for k, v in m.state_dict().items()}
     write_safetensors(os.path.join(folder, 'model.safetensors'), sd)
-    cfg = {"architecture": "deit_tiny_distilled_patch8_32", "num_classes": 5, "num_features": 48,
-           "model_args": {"img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 3, "num_heads": 4, "mlp_ratio": 2.0},
+    cfg = {"architecture": architecture, "num_classes": 5, "num_features": 48,
+           "model_args": dict({"img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 3, "num_heads": 4, "mlp_ratio": 2.0}, **model_args),
            "pretrained_cfg": {"input_size": [3, 32, 32], "interpolation": "bicubic", "mean": [0.485, 0.456, 0.406],
                               "std": [0.229, 0.224, 0.225], "crop_pct": 0.9, "crop_mode": "center", "num_classes": 5,
-                              "classifier": ["head", "head_dist"]},
+                              "classifier": classifier},
            "label_names": names5}
     with open(os.path.join(folder, 'config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
-    rng = np.random.default_rng(2718)
+    rng = np.random.default_rng(seed)
     pixels = rng.uniform(-1.5, 1.5, size=(2, 3, 32, 32)).astype(np.float32)
-    oracle(folder, sd, c, pixels, {'fixture': 'tiny-deit-distilled', 'seed': '2718'})
+    oracle(folder, sd, c, pixels, {'fixture': name, 'seed': str(seed)})
+    return folder, sd, pixels
+
+
+def export(folder, c, sd, pixels, opsets):
     m32 = Vit(c).float(); load(m32, sd); m32.eval()
-    for opset in (11, 17):
+    for opset in opsets:
         torch.onnx.export(m32, torch.from_numpy(pixels), os.path.join(folder, f'model_opset{opset}.onnx'),
                           input_names=['pixel_values'], output_names=['logits'], opset_version=opset,
                           dynamic_axes={'pixel_values': {0: 'batch_size'}, 'logits': {0: 'batch_size'}})
+
+
+def main():
+    for name, eps, hf in (('tiny-vit-hf', 1e-12, True), ('tiny-vit-timm', 1e-6, False)):
+        folder = os.path.join(HERE, name)
+        sd = read_safetensors(os.path.join(folder, 'model.safetensors'))
+        if hf:
+            sd = timm_from_hf(sd, 3)
+        pixels = read_safetensors(os.path.join(folder, 'expected.safetensors'))['pixel_values']
+        oracle(folder, sd, tiny(eps), pixels, {'fixture': name})
+
+    # A DeiT-distilled-like model: two prefix tokens, the two heads averaged.
+    c = tiny(1e-6, distilled=True)
+    folder, sd, pixels = synthetic('tiny-deit-distilled', c, 2718, 'deit_tiny_distilled_patch8_32', {}, ['head', 'head_dist'])
+    export(folder, c, sd, pixels, (11, 17))
+    # A model without a class token: the classifier reads the mean of the patch tokens (timm global_pool='avg').
+    c = tiny(1e-6, pooled=True)
+    folder, sd, pixels = synthetic('tiny-vit-gap', c, 3141, 'vit_tiny_patch8_32',
+                                   {'class_token': False, 'global_pool': 'avg', 'fc_norm': True}, 'head')
+    export(folder, c, sd, pixels, (14,))
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ namespace VitAttention.Tests.Gradients;
 /// <summary>
 /// The gradient graph against float64 PyTorch autograd (make_gradient_fixtures.py): d logit[target] / d attention of
 /// every layer and the last block's norm1 tensors, for graphs the library builds from weights and for torch.onnx
-/// exports it exposes (opset 11, 14 and 17), on the HF, timm and DeiT-distilled fixtures.
+/// exports it exposes (opset 11, 14 and 17), on the HF, timm, DeiT-distilled and mean-pooled (no class token) fixtures.
 /// </summary>
 public sealed class GradientFixtureTests
 {
@@ -16,7 +16,7 @@ public sealed class GradientFixtureTests
 
     public static IEnumerable<TestCaseData> Models()
     {
-        foreach (string fixture in new[] { "tiny-vit-hf", "tiny-vit-timm", "tiny-deit-distilled" })
+        foreach (string fixture in new[] { "tiny-vit-hf", "tiny-vit-timm", "tiny-deit-distilled", "tiny-vit-gap" })
         {
             yield return new TestCaseData(fixture, null).SetName($"Run_{Name(fixture)}BuiltGraph_MatchesAutograd");
         }
@@ -25,12 +25,14 @@ public sealed class GradientFixtureTests
         yield return new TestCaseData("tiny-vit-timm", "model_logits_only.onnx").SetName("Run_TimmTorchExportOpset14_MatchesAutograd");
         yield return new TestCaseData("tiny-deit-distilled", "model_opset11.onnx").SetName("Run_DistilledTorchExportOpset11_MatchesAutograd");
         yield return new TestCaseData("tiny-deit-distilled", "model_opset17.onnx").SetName("Run_DistilledTorchExportOpset17_MatchesAutograd");
+        yield return new TestCaseData("tiny-vit-gap", "model_opset14.onnx").SetName("Run_MeanPooledTorchExportOpset14_MatchesAutograd");
     }
 
     private static string Name(string fixture) => fixture switch
     {
         "tiny-vit-hf" => "Hf",
         "tiny-vit-timm" => "Timm",
+        "tiny-vit-gap" => "MeanPooled",
         _ => "Distilled",
     };
 
