@@ -8,7 +8,7 @@ namespace VitAttention.Onnx.Gradients;
 /// <summary>
 /// Learns the shapes of chosen intermediate tensors by running the graph: a <c>Shape</c> node per tensor is added as
 /// an output (so only the small shape vectors come back, never the activations). With a dynamic batch the graph runs
-/// at batch 2 and 3, and a dimension that differs between the two is marked −1 (it follows the batch); with a fixed
+/// at batch 1 and 2, and a dimension that differs between the two is marked −1 (it follows the batch); with a fixed
 /// batch it runs once. Everything else in a ViT graph (tokens, widths, heads) is fixed by the input size.
 /// </summary>
 internal static class ShapeProbe
@@ -73,7 +73,7 @@ internal static class ShapeProbe
 
         using (session)
         {
-            int[] batches = fixedBatch is int b ? [b] : [2, 3];
+            int[] batches = fixedBatch is int b ? [b] : [1, 2];
             var results = new List<long[]>[batches.Length];
             for (int r = 0; r < batches.Length; r++)
             {
