@@ -66,6 +66,8 @@ public sealed class GradientRuleTests
         yield return Case("ReduceSumAttributeOpset11", 11, s3, g => g.Node("ReduceSum", [g.Node("Mul", [X, X])], Ints("axes", 1), Int("keepdims", 0)));
         yield return Case("ReduceSumAxesInputOpset13", 13, s3, g => g.Node("ReduceSum", [g.Node("Exp", [X]), g.Int64([1, -1])], Int("keepdims", 0)));
         yield return Case("LayerNormalizationLastAxis", 17, s3, g => g.Node("LayerNormalization", [X, g.Random([4], 0.5, 1.5), g.Random([4])], Int("axis", -1), Float("epsilon", 1e-5f)));
+        yield return Case("LayerNormalizationFloat32ForwardStatistics", 17, s3, g =>
+            g.Node("LayerNormalization", [X, g.Random([4], 0.5, 1.5), g.Random([4])], Int("axis", -1), Float("epsilon", 1e-5f)), F32);
         yield return Case("LayerNormalizationTwoAxes", 17, s3, g => g.Node("LayerNormalization", [X, g.Random([3, 4], 0.5, 1.5), g.Random([4])], Int("axis", -2), Float("epsilon", 1e-3f)));
         yield return Case("LayerNormDecomposition", 14, s3, g =>
         {
@@ -108,6 +110,10 @@ public sealed class GradientRuleTests
             string split = g.Node("Transpose", [g.Node("Mul", [X, X])], Ints("perm", 1, 0, 2, 3)); // [2, b, 3, 4]
             return g.Node("Mul", [g.Node("Gather", [split, g.Int64([0], scalar: true)], Int("axis", 0)), g.Node("Gather", [split, g.Int64([1], scalar: true)], Int("axis", 0))]);
         });
+        yield return Case("GatherScalarsNotConsecutive", 17, s3, g =>
+            g.Node("Mul", [g.Node("Gather", [g.Node("Exp", [X]), g.Int64([0], scalar: true)], Int("axis", 2)), g.Node("Gather", [X, g.Int64([2], scalar: true)], Int("axis", 2))]));
+        yield return Case("GatherSameScalarTwice", 17, s3, g =>
+            g.Node("Mul", [g.Node("Gather", [X, g.Int64([1], scalar: true)], Int("axis", 1)), g.Node("Gather", [X, g.Int64([-1], scalar: true)], Int("axis", 1))]));
         yield return Case("GatherVectorWithRepeats", 17, s3, g => g.Node("Gather", [g.Node("Exp", [X]), g.Int64([2, 0, 2])], Int("axis", 2)));
         yield return Case("Expand", 13, [1, 4], g => g.Node("Expand", [g.Node("Mul", [X, X]), g.Int64([1, 3, 4])]));
         yield return Case("WhereFromComparison", 16, s, g =>

@@ -334,12 +334,37 @@ internal sealed partial class GradientGraph
         long[] axes = [.. Enumerable.Range((int)a, rank - (int)a).Select(i => (long)i)];
         double eps = GraphIndex.Attribute(node, "epsilon")?.F ?? 1e-5;
 
-        // x̂ = (x − μ)·r with r = 1/√(σ² + ε), recomputed from x; gs = g ⊙ scale;
-        // dx = r · (gs − mean(gs) − x̂ · mean(gs ⊙ x̂)) over the normalised axes.
-        string centred = _emit.Sub(x, _emit.ReduceMean(x, axes, keepDims: true));
-        string variance = _emit.ReduceMean(_emit.Mul(centred, centred), axes, keepDims: true);
-        string r = _emit.Unary("Reciprocal", _emit.Unary("Sqrt", _emit.Add(variance, Scalar(x, eps))));
-        string xhat = _emit.Mul(centred, r);
+        // x̂ = (x − μ)·r with r = 1/√(σ² + ε); gs = g ⊙ scale; dx = r · (gs − mean(gs) − x̂ · mean(gs ⊙ x̂)) over the
+        // normalised axes. In float32 μ and r are the forward node's own Mean and InvStdDev outputs (added to it when
+        // unused; they are float32, stash_type 1); otherwise they are recomputed from x.
+        string mean, r;
+        if (_index.ElemType(x) == TensorValues.Float && (GraphIndex.IntAttribute(node, "stash_type") ?? 1) == 1)
+        {
+            while (node.Output.Count < 3)
+            {
+                node.Output.Add(string.Empty);
+            }
+
+            for (int k = 1; k < 3; k++)
+            {
+                if (node.Output[k].Length == 0)
+                {
+                    node.Output[k] = _emit.Fresh(k == 1 ? "layernorm_mean" : "layernorm_inv_std");
+                }
+            }
+
+            mean = node.Output[1];
+            r = node.Output[2];
+        }
+        else
+        {
+            mean = _emit.ReduceMean(x, axes, keepDims: true);
+            string deviation = _emit.Sub(x, mean);
+            string variance = _emit.ReduceMean(_emit.Mul(deviation, deviation), axes, keepDims: true);
+            r = _emit.Unary("Reciprocal", _emit.Unary("Sqrt", _emit.Add(variance, Scalar(x, eps))));
+        }
+
+        string xhat = _emit.Mul(_emit.Sub(x, mean), r);
         string gs = node.Input.Count > 1 && node.Input[1].Length > 0 ? _emit.Mul(g, node.Input[1]) : g;
         string meanGs = _emit.ReduceMean(gs, axes, keepDims: true);
         string meanGsX = _emit.ReduceMean(_emit.Mul(gs, xhat), axes, keepDims: true);
@@ -532,11 +557,23 @@ internal sealed partial class GradientGraph
         long[] normalized = [.. indices.Select(i => i < 0 ? i + dim : i)];
         if (indexDims.Length == 0)
         {
-            // One index: the gradient is g, put back at that position with zeros around it.
-            var pads = new long[2 * sx.Length];
-            pads[axis] = normalized[0];
-            pads[sx.Length + axis] = dim - normalized[0] - 1;
-            Contribute(x, _emit.Pad(_emit.Unsqueeze(g, [axis]), pads));
+            // One index: g goes back at that position, zeros elsewhere (see ScatterGathers, which also joins the
+            // Gathers of the other indices of the same tensor into one Concat).
+            if (_path.Contains(x))
+            {
+                if (_totals.ContainsKey(x))
+                {
+                    throw new InvalidOperationException($"internal error: gradient of '{x}' changed after it was summed");
+                }
+
+                if (!_gatherParts.TryGetValue(x, out var parts))
+                {
+                    _gatherParts[x] = parts = [];
+                }
+
+                parts.Add((axis, normalized[0], dim, g));
+            }
+
             return;
         }
 

@@ -118,6 +118,9 @@ internal sealed partial class GradientGraph
     private readonly Dictionary<string, List<string>> _contributions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _totals = new(StringComparer.Ordinal);
 
+    // Gradients of single-index Gathers (qkv[0], qkv[1], qkv[2]; x[:, 0]) per source tensor, put together in Total.
+    private readonly Dictionary<string, List<(long Axis, long Index, long Dim, string Gradient)>> _gatherParts = new(StringComparer.Ordinal);
+
     private GradientGraph(GraphIndex index, string source, HashSet<string> path, Dictionary<string, long[]> shapes)
     {
         _index = index;
@@ -411,9 +414,59 @@ internal sealed partial class GradientGraph
             return total;
         }
 
-        total = _contributions.TryGetValue(tensor, out var list) && list.Count > 0 ? _emit.Sum(list) : null;
+        var terms = _contributions.TryGetValue(tensor, out var list) ? new List<string>(list) : [];
+        if (_gatherParts.TryGetValue(tensor, out var parts))
+        {
+            terms.AddRange(ScatterGathers(parts, ShapeOf(tensor).Length));
+        }
+
+        total = terms.Count > 0 ? _emit.Sum(terms) : null;
         _totals[tensor] = total;
         return total;
+    }
+
+    /// <summary>
+    /// The gradient of a tensor from its single-index Gathers: per axis, when the indices read are distinct and
+    /// consecutive (qkv[0], qkv[1], qkv[2]; the CLS and distillation tokens), one Concat of the pieces in index order,
+    /// zero-padded to the axis's size, instead of one zero-padded copy per Gather and their sum. Otherwise each piece
+    /// is padded on its own.
+    /// </summary>
+    private IEnumerable<string> ScatterGathers(List<(long Axis, long Index, long Dim, string Gradient)> parts, int rank)
+    {
+        foreach (var group in parts.GroupBy(p => p.Axis))
+        {
+            long axis = group.Key;
+            long dim = group.First().Dim;
+            var sorted = group.OrderBy(p => p.Index).ToList();
+            bool consecutive = sorted.Select((p, k) => p.Index == sorted[0].Index + k).All(b => b);
+            if (!consecutive)
+            {
+                foreach (var part in sorted)
+                {
+                    yield return PadAlong(_emit.Unsqueeze(part.Gradient, [axis]), rank, axis, part.Index, part.Index + 1, dim);
+                }
+
+                continue;
+            }
+
+            var pieces = sorted.Select(p => _emit.Unsqueeze(p.Gradient, [axis])).ToList();
+            string joined = pieces.Count == 1 ? pieces[0] : _emit.Concat(pieces, axis);
+            yield return PadAlong(joined, rank, axis, sorted[0].Index, sorted[^1].Index + 1, dim);
+        }
+    }
+
+    /// <summary>Zero-pads <paramref name="piece"/>, which holds positions [start, end) of an axis of size dim.</summary>
+    private string PadAlong(string piece, int rank, long axis, long start, long end, long dim)
+    {
+        if (start == 0 && end == dim)
+        {
+            return piece;
+        }
+
+        var pads = new long[2 * rank];
+        pads[axis] = start;
+        pads[rank + axis] = dim - end;
+        return _emit.Pad(piece, pads);
     }
 
     private static ModelFormatException Unsupported(string source, NodeProto node, string what) =>
