@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using VitAttention.Loading;
 using VitAttention.Inference;
 using VitAttention.Models;
 

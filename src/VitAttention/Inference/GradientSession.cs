@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using VitAttention.Loading;
 using VitAttention.Models;
 using VitAttention.Onnx.Gradients;
 

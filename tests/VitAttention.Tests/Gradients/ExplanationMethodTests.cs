@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using VitAttention.Loading;
 using VitAttention.Analysis.Methods;
 using VitAttention.Inference;
 using VitAttention.Models;
@@ -101,7 +102,7 @@ public sealed class ExplanationMethodTests
     private static Inputs Load(string fixture, bool fromSession)
     {
         using var expected = SafeTensorsFile.Open(Path.Combine(FixturePaths.Folder(fixture), "expected_gradients.safetensors"));
-        PreparedModel model = VitOnnxBuilder.Prepare(FixturePaths.Folder(fixture));
+        PreparedModel model = CheckpointLoader.Prepare(FixturePaths.Folder(fixture));
         VitConfig c = model.Config;
         if (fromSession)
         {

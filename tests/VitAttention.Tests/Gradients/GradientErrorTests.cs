@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using VitAttention.Loading;
 using VitAttention.Inference;
 using VitAttention.Models;
 using VitAttention.Onnx.Gradients;
@@ -106,7 +107,7 @@ public sealed class GradientErrorTests
     [TestCase(-1)]
     public void Run_TargetOutOfRange_NamesClassAndRange(int target)
     {
-        using var session = new GradientSession(VitOnnxBuilder.Prepare(FixturePaths.TimmFolder));
+        using var session = new GradientSession(CheckpointLoader.Prepare(FixturePaths.TimmFolder));
         var pixels = new float[2 * 3 * 32 * 32];
 
         var e = Assert.Throws<ArgumentException>(() => session.Run(pixels, 2, [0, target]));
@@ -116,7 +117,7 @@ public sealed class GradientErrorTests
     [Test]
     public void Run_TargetCountDiffersFromBatch_Throws()
     {
-        using var session = new GradientSession(VitOnnxBuilder.Prepare(FixturePaths.TimmFolder));
+        using var session = new GradientSession(CheckpointLoader.Prepare(FixturePaths.TimmFolder));
         var pixels = new float[2 * 3 * 32 * 32];
 
         var e = Assert.Throws<ArgumentException>(() => session.Run(pixels, 2, [0]));

@@ -1,3 +1,4 @@
+using VitAttention.Loading;
 using VitAttention.Inference;
 using VitAttention.Models;
 using VitAttention.Onnx.Gradients;
@@ -37,7 +38,7 @@ public sealed class GradientFixtureTests
     };
 
     internal static PreparedModel Prepare(string fixture, string? onnxFile) => onnxFile is null
-        ? VitOnnxBuilder.Prepare(FixturePaths.Folder(fixture))
+        ? CheckpointLoader.Prepare(FixturePaths.Folder(fixture))
         : OnnxModelLoader.PrepareOnnx(Path.Combine(FixturePaths.Folder(fixture), onnxFile), _ => { });
 
     internal static (float[] Pixels, int[] Targets) Inputs(SafeTensorsFile expected) =>

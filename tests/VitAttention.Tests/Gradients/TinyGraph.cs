@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using VitAttention.Onnx;
 using VitAttention.Models;
 using VitAttention.Onnx.Gradients;
 

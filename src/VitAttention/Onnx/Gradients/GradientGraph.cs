@@ -1,6 +1,7 @@
 using System.Globalization;
 using Google.Protobuf;
 using Onnx;
+using VitAttention.Loading;
 using VitAttention.Models;
 
 namespace VitAttention.Onnx.Gradients;
