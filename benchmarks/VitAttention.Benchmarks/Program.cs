@@ -4,5 +4,14 @@ namespace VitAttention.Benchmarks;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    private static void Main(string[] args)
+    {
+        if (args is ["gradients-interleaved", ..])
+        {
+            Gradients.InterleavedGradients.Run(args[1..]);
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

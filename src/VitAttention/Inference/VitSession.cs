@@ -308,7 +308,7 @@ internal sealed class VitSession : IDisposable
     private static string ShapeText(string name, long[] shape) => $"{name} [{string.Join(", ", shape)}]";
 
     /// <summary>Creates the ORT session on the requested device, falling back to the CPU when allowed.</summary>
-    private static (InferenceSession Session, ExecutionDevice Device) CreateSession(PreparedModel model, VitSessionOptions options)
+    internal static (InferenceSession Session, ExecutionDevice Device) CreateSession(PreparedModel model, VitSessionOptions options)
     {
         if (options.Device == ExecutionDevice.Cuda)
         {

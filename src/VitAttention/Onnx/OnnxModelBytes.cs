@@ -107,6 +107,22 @@ internal sealed class OnnxModelBytes
         return model;
     }
 
+    /// <summary>
+    /// Initializer <paramref name="index"/> with its data: the replacement when there is one, else parsed from the
+    /// source bytes (a copy of that tensor only; meant for the small constants a graph edit needs to read).
+    /// </summary>
+    public TensorProto ReadInitializer(int index)
+    {
+        if (_replaced.TryGetValue(index, out TensorProto? replaced))
+        {
+            return replaced;
+        }
+
+        (int start, int end) = _initializerFields[index];
+        Field field = Fields(_source, start, end)[0];
+        return TensorProto.Parser.ParseFrom(_source, field.PayloadStart, field.End - field.PayloadStart);
+    }
+
     /// <summary>Replaces initializer <paramref name="index"/> (its stub and its bytes) by a complete tensor.</summary>
     public void ReplaceInitializer(int index, TensorProto tensor) => _replaced[index] = tensor;
 
