@@ -223,6 +223,51 @@ public sealed class ExplanationLifetimeTests
     }
 
     [Test]
+    public void ExplainMany_32ImagesStreamedAndDisposed_ManagedHeapStaysFlat()
+    {
+        var config = TestModels.ManyTokens;
+        using var explainer = TestModels.Explainer(config, ExplainerOptions.Default with { MaxBatchSize = 8 });
+        var bitmaps = Enumerable.Range(0, 32).Select(i =>
+        {
+            var b = new SKBitmap(64, 64);
+            b.Erase(new SKColor((byte)(i * 7), (byte)(255 - (i * 5)), 90));
+            return b;
+        }).ToArray();
+        try
+        {
+            long afterFirstBatch = 0, atEnd = 0;
+            int n = 0;
+            foreach (var e in explainer.ExplainMany(bitmaps))
+            {
+                using (e)
+                {
+                    n++;
+                    if (n == 8)
+                    {
+                        afterFirstBatch = MemoryProbe.ManagedBytes();
+                    }
+                    else if (n == 32)
+                    {
+                        atEnd = MemoryProbe.ManagedBytes();
+                    }
+                }
+            }
+
+            long batchStack = 8 * TestModels.StackBytes(config);
+            TestContext.Out.WriteLine($"managed heap after batch 1: {afterFirstBatch / 1048576.0:F1} MiB, after batch 4: {atEnd / 1048576.0:F1} MiB");
+            Assert.That(n, Is.EqualTo(32));
+            Assert.That(atEnd - afterFirstBatch, Is.LessThan(batchStack / 4), "three more batches leave nothing behind");
+        }
+        finally
+        {
+            foreach (var b in bitmaps)
+            {
+                b.Dispose();
+            }
+        }
+    }
+
+    [Test]
     public void VitSession_OutputDisposed_NextRunReusesItsAttentionBuffer()
     {
         var config = TestModels.ManyTokens;

@@ -183,7 +183,7 @@ public class CliTests
                 using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, stem + ".json")));
                 Assert.That(doc.RootElement.GetProperty("focusedLayers").GetArrayLength(), Is.EqualTo(2));
                 Assert.That(doc.RootElement.GetProperty("focusMeasure").GetString(), Is.EqualTo("roiMass"));
-                Assert.That(doc.RootElement.GetProperty("layers")[0].GetProperty("clsMap").GetArrayLength(), Is.EqualTo(16));
+                Assert.That(doc.RootElement.GetProperty("layers")[0].GetProperty("map").GetArrayLength(), Is.EqualTo(16));
             }
 
             using var summary = JsonDocument.Parse(stdout);
