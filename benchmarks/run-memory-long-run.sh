@@ -14,15 +14,16 @@ trap 'rm -rf "$work"' EXIT
 photos=(tests/VitAttention.Tests/Images/chelsea.png tests/VitAttention.Tests/Images/coffee.png
         tests/VitAttention.Tests/Images/astronaut.png tests/VitAttention.Tests/Images/chelsea.jpg)
 mkdir -p "$work/in"
+inputs=()
 for i in $(seq 1 1000); do
   p=${photos[$(( (i - 1) % 4 ))]}
-  ln -s "$PWD/$p" "$work/in/img$(printf %04d "$i").${p##*.}"
+  inputs+=("$work/in/img$(printf %04d "$i").${p##*.}")
+  ln -s "$PWD/$p" "${inputs[-1]}"
 done
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPU(s), $cli, model $model"
 for n in ${counts[*]}; do
-  files=$(ls "$work/in" | head -n "$n" | sed "s|^|$work/in/|")
-  # shellcheck disable=SC2086
-  /usr/bin/time -f "images $n: peak RSS %M KiB, %e s" -o "$work/time" dotnet "$cli" explain $files --model "$model" --out "$work/out$n" > /dev/null 2> "$work/err" || { tail -3 "$work/err"; exit 1; }
+  /usr/bin/time -f "images $n: peak RSS %M KiB, %e s" -o "$work/time" \
+    dotnet "$cli" explain "${inputs[@]:0:$n}" --model "$model" --out "$work/out$n" > /dev/null 2> "$work/err" || { tail -3 "$work/err"; exit 1; }
   cat "$work/time"
   echo "  written: $(ls "$work/out$n" | grep -c '\.json$') JSON files"
   rm -rf "$work/out$n"

@@ -128,11 +128,7 @@ public sealed partial class Explanation
             Figures.Save(image, paths.Of(kind));
         }
 
-        using (var json = new MemoryStream())
-        {
-            WriteJson(json, indented: true);
-            Figures.SaveBytes(json.ToArray(), paths.Json);
-        }
+        Figures.SaveStream(stream => WriteJson(stream, indented: true), paths.Json);
 
         return paths;
     }

@@ -28,17 +28,29 @@ internal static class ImageDecoder
             throw TooManyBytes(path, file.Length.ToString(CultureInfo.InvariantCulture), limits);
         }
 
-        byte[] bytes;
+        // A pooled buffer: the bytes are only needed while Skia copies them, and a fresh array per photo would leave
+        // large-object garbage behind on every image of a long run.
+        int length = (int)file.Length;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
         try
         {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (IOException e)
-        {
-            throw new InvalidImageException($"Image file '{path}' could not be read: {e.Message}", e);
-        }
+            int read;
+            try
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+                read = stream.ReadAtLeast(buffer.AsSpan(0, length), length, throwOnEndOfStream: false);
+            }
+            catch (IOException e) when (e is not FileNotFoundException)
+            {
+                throw new InvalidImageException($"Image file '{path}' could not be read: {e.Message}", e);
+            }
 
-        return DecodeBytes(bytes, path, limits);
+            return DecodeBytes(buffer.AsSpan(0, read), path, limits);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Decodes an image from a stream, reading at most <see cref="ImageLimits.MaxEncodedBytes"/> bytes.</summary>

@@ -32,8 +32,7 @@ public sealed record VitSessionOptions
     /// <summary>
     /// Whether ONNX Runtime's worker threads spin (busy-wait) for the next piece of work instead of sleeping. Default
     /// true, ONNX Runtime's own default: fastest on an idle machine. Set false on a machine shared with other work
-    /// (other sessions, a web server's threads, CI): the spinning threads otherwise take CPU time the others need
-    /// (measured here: 0.75× the time with spinning off on a loaded machine).
+    /// (other sessions, a web server's threads, CI): the spinning threads otherwise take CPU time the others need.
     /// </summary>
     public bool AllowSpinning { get; init; } = true;
 

@@ -261,18 +261,24 @@ public static class Figures
     public static byte[] EncodePng(SKImage image)
     {
         SkiaGuard.ThrowIfDisposed(image, nameof(image));
+        using SKData data = EncodePngData(image);
+        return data.ToArray();
+    }
+
+    /// <summary>The PNG encoding of a figure as native data (the caller disposes it): no managed copy is made.</summary>
+    private static SKData EncodePngData(SKImage image)
+    {
         var options = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Paeth, 1);
         using var pixmap = image.PeekPixels();
         if (pixmap is not null)
         {
-            using var direct = pixmap.Encode(options);
-            return direct?.ToArray() ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
+            return pixmap.Encode(options) ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
         }
 
         using var raster = image.ToRasterImage(ensurePixelData: true);
         using var rasterPixels = raster.PeekPixels();
-        using var data = rasterPixels?.Encode(options) ?? image.Encode(SKEncodedImageFormat.Png, 100);
-        return data?.ToArray() ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
+        return rasterPixels?.Encode(options) ?? image.Encode(SKEncodedImageFormat.Png, 100)
+            ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
     }
 
     /// <summary>
@@ -287,15 +293,17 @@ public static class Figures
     {
         SkiaGuard.ThrowIfDisposed(image, nameof(image));
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        SaveBytes(EncodePng(image), path);
+        using SKData data = EncodePngData(image);
+        // Streamed from Skia's buffer to the file: a long run leaves no large managed arrays behind for the GC.
+        SaveStream(stream => data.SaveTo(stream), path);
     }
 
-    /// <summary>Writes bytes to <paramref name="path"/> atomically (temporary file in the same folder, then rename).</summary>
-    internal static void SaveBytes(byte[] bytes, string path)
+    /// <summary>Writes what <paramref name="write"/> produces to <paramref name="path"/> atomically, streamed.</summary>
+    internal static void SaveStream(Action<Stream> write, string path)
     {
         try
         {
-            AtomicFile.Write(path, bytes);
+            AtomicFile.Write(path, write);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -210,6 +210,47 @@ public sealed class LongRunTests
         Assert.That(last.Rss - first.Rss, Is.LessThan(64L * 1024 * 1024), "resident memory grew");
     }
 
+    /// <summary>
+    /// Issue 10's goal for the library: streaming 1000 images through <see cref="VitExplainer.ExplainMany{TImage}"/>
+    /// (each explanation drawn to PNG in memory and disposed, as the CLI does) ends within 1.2× of the peak resident
+    /// memory that 10 images reached. Run alone: the peak is the whole test process's.
+    /// </summary>
+    [Test]
+    [Explicit("long run: 1000 images with figures, a few minutes; its numbers are in docs/reliability.md")]
+    public void ExplainMany_1000ImagesWithFigures_PeakWithin1Point2OfTheTenImagePeak()
+    {
+        using var explainer = VitExplainer.Load(FixturePaths.HfFolder);
+        long Stream(int count)
+        {
+            foreach (var e in explainer.ExplainMany(Enumerable.Range(0, count).Select(Photo)))
+            {
+                using (e)
+                {
+                    foreach (FigureKind kind in Enum.GetValues<FigureKind>())
+                    {
+                        using var image = e.Draw(kind);
+                        _ = global::VitAttention.Rendering.Figures.EncodePng(image);
+                    }
+
+                    _ = e.ToJson();
+                }
+            }
+
+            return MemoryProbe.PeakResidentBytes();
+        }
+
+        long ten = Stream(10);
+        long thousand = Stream(1000);
+        string line = $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: ExplainMany peak RSS after 10 images {ten / 1048576.0:F1} MiB, after 1000 more {thousand / 1048576.0:F1} MiB ({(double)thousand / ten:F3}×){Environment.NewLine}";
+        TestContext.Out.Write(line);
+        if (Environment.GetEnvironmentVariable(ReportVariable) is { Length: > 0 } report)
+        {
+            File.AppendAllText(report, line);
+        }
+
+        Assert.That((double)thousand / ten, Is.LessThanOrEqualTo(1.2));
+    }
+
     private static (float[] Rollout, float[] Maps, float[] Probabilities) Fingerprint(Explanation e) =>
         (e.Rollout.Values.ToArray(), e.Layers.SelectMany(l => l.Map.ToArray()).ToArray(), e.Probabilities.ToArray());
 }
