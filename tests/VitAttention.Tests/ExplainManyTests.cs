@@ -243,6 +243,26 @@ public sealed class ExplainManyTests
         Assert.That(named.DefaultStem, Is.EqualTo("upload"));
     }
 
+    [Test]
+    public async Task Explain_PhotoThroughASymbolicLink_EqualsThePhoto()
+    {
+        string dir = FixturePaths.NewTempFolder();
+        try
+        {
+            string link = Path.Combine(dir, "linked.png");
+            File.CreateSymbolicLink(link, Paths[2]);
+            using var direct = _explainer.Explain(Paths[2]);
+            using var linked = _explainer.Explain(link);
+            using var linkedAsync = await _explainer.ExplainAsync(link);
+            Assert.That(linked.Rollout.ToArray(), Is.EqualTo(direct.Rollout.ToArray()));
+            Assert.That(linkedAsync.Rollout.ToArray(), Is.EqualTo(direct.Rollout.ToArray()));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private sealed class RecordingContext : SynchronizationContext
     {
         private int _posts;
