@@ -72,8 +72,8 @@ public sealed class ExplainerFrontDoorTests
         using var e = _explainer.Explain(Cat, options);
         using var doc = JsonDocument.Parse(e.ToJson());
         var root = doc.RootElement;
-        Assert.That(root.GetProperty("query").GetProperty("token").GetInt32(), Is.EqualTo(0));
-        Assert.That(root.GetProperty("query").GetProperty("label").GetString(), Is.EqualTo("Class Token"));
+        Assert.That(root.GetProperty("queryToken").GetInt32(), Is.EqualTo(0));
+        Assert.That(root.GetProperty("query").GetString(), Is.EqualTo("class token"));
         var rollout = root.GetProperty("rollout");
         Assert.That(rollout.GetProperty("headFusion").GetString(), Is.EqualTo("max"));
         Assert.That(rollout.GetProperty("residualAlpha").GetSingle(), Is.EqualTo(0.25f));
@@ -89,9 +89,10 @@ public sealed class ExplainerFrontDoorTests
         var options = ExplainOptions.Default with { Rollout = RolloutOptions.Default with { QueryToken = 5 } };
         using var e = _explainer.Explain(Cat, options);
         string json = e.ToJson();
-        Assert.That(json, Does.Not.Contain("cls").IgnoreCase.And.Not.Contain("Class Token"));
+        Assert.That(json, Does.Not.Contain("cls").IgnoreCase.And.Not.Contain("class token").IgnoreCase);
         using var doc = JsonDocument.Parse(json);
-        Assert.That(doc.RootElement.GetProperty("query").GetProperty("label").GetString(), Is.EqualTo("Token 5"));
+        Assert.That(doc.RootElement.GetProperty("query").GetString(), Is.EqualTo("token 5"));
+        Assert.That(doc.RootElement.GetProperty("queryToken").GetInt32(), Is.EqualTo(5));
 
         // The figure is titled for token 5: it differs from the CLS figure's title band even where the maps agree.
         using var cls = _explainer.Explain(Cat);

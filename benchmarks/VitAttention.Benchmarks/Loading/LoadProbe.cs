@@ -91,9 +91,9 @@ internal static class LoadProbe
         var tensors = new List<(string, long[], float[])>
         {
             ("patch_embed.proj.weight", [d, 3, 16, 16], w.PatchWeight),
-            ("patch_embed.proj.bias", [d], w.PatchBias),
+            ("patch_embed.proj.bias", [d], w.PatchBias!),
             ("cls_token", [1, 1, d], w.ClassToken!),
-            ("pos_embed", [1, config.Tokens, d], w.PositionEmbedding),
+            ("pos_embed", [1, config.Tokens, d], w.PositionEmbedding!),
             ("norm.weight", [d], w.FinalNormWeight),
             ("norm.bias", [d], w.FinalNormBias),
             ("head.weight", [c, d], w.HeadWeight!),
