@@ -11,17 +11,21 @@ internal static partial class CliApp
 {
     private static int Explain(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var a = Parse("explain", args,
-            ["out", "layers", "top", "roi", "colormap", "alpha", "head-fusion", "discard", "top-classes", "batch", "clip-percentile"], ["colorbar"]);
+        var a = Parse(CliCommands.Explain, args);
         if (a.Positionals.Count == 0)
         {
             throw new UsageException("'explain' needs at least one image path.");
         }
 
         string outDir = a.Require("out");
-        foreach (string image in a.Positionals)
+        bool keepGoing = a.Has("keep-going");
+        if (!keepGoing)
         {
-            RequireFile(image, "image");
+            // Without --keep-going a missing image stops the run: find out before the model loads.
+            foreach (string image in a.Positionals)
+            {
+                RequireFile(image, "image");
+            }
         }
 
         float[]? roi = a.FloatList("roi", 4);
@@ -40,7 +44,7 @@ internal static partial class CliApp
         var options = new ExplainOptions
         {
             TopK = a.Int("top-classes", 5, 1, 100_000),
-            FocusedTop = a.Int("top", 3, 1, 1024),
+            FocusedTop = a.Int("top-layers", 3, 1, 1024),
             Rollout = RolloutOptions.Default with
             {
                 Fusion = a.Enum("head-fusion", HeadFusion.Mean),
@@ -61,68 +65,132 @@ internal static partial class CliApp
         }
 
         options.Validate(explainer.Config.NumLayers);
-        var stems = UniqueStems(a.Positionals);
-        RefuseOverwritingInputs(a.Positionals, outDir, stems);
-        var bar = new CountProgress(stderr, a.Positionals.Count, Console.IsErrorRedirected || stderr != Console.Error);
-        var explanations = explainer.ExplainMany(a.Positionals, options, bar, ct);
-        var written = new List<(Explanation Explanation, FigurePaths Paths)>();
+        IReadOnlyList<string> images = a.Positionals;
+        var stems = UniqueStems(images);
+        RefuseOverwritingInputs(images, explainer.ModelFiles, outDir, stems);
+
+        var progress = new ExplainProgress(stderr, images.Count, interactive: !Console.IsErrorRedirected && stderr == Console.Error);
+        var written = new List<WrittenImage>();
+        var failures = new List<ExplainFailure>();
+        var keptForComparison = new List<Explanation>();
+        var comparisons = new List<string>();
+        bool cancelled = false;
+        Action<ExplainFailure>? onFailure = keepGoing
+            ? f =>
+            {
+                failures.Add(f);
+                progress.Failed(f);
+            }
+            : null;
         try
         {
-            for (int i = 0; i < explanations.Count; i++)
+            try
             {
-                ct.ThrowIfCancellationRequested();
-                written.Add((explanations[i], explanations[i].SaveFigures(outDir, stems[i])));
-            }
-
-            // Two photos: the study compares them, so each figure also comes side by side.
-            var comparisons = new List<string>();
-            if (explanations.Count == 2)
-            {
-                var sideBySide = FigurePaths.For(outDir, ComparisonStem(stems));
-                foreach (var (kind, _) in FigurePaths.FigureSuffixes)
+                // Each image's files are written as soon as its batch is done: Ctrl+C, or an image that fails without
+                // --keep-going, leaves every earlier image's outputs complete.
+                foreach (Explanation e in explainer.ExplainMany(images, options, onFailure, ct))
                 {
-                    string path = sideBySide.Of(kind);
-                    using var image = Explanation.Compare(explanations[0], explanations[1], kind);
-                    Figures.Save(image, path);
-                    comparisons.Add(path);
-                }
-            }
-
-            if (a.Has("json"))
-            {
-                stdout.WriteLine(SummaryJson(outDir, written, comparisons));
-            }
-            else
-            {
-                foreach (var (e, paths) in written)
-                {
-                    var top = e.Predictions.Count > 0 ? e.Predictions[0] : null;
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{e.Source}: {(top is null ? "no classifier" : $"{top.Label} {top.Probability:0.0000}")}; most focused layers {string.Join(", ", e.FocusedLayers)}"));
-                    stdout.WriteLine($"  {paths.ClsOverlay}\n  {paths.Layers}\n  {paths.FocusedLayers}\n  {paths.Rollout}\n  {paths.Json}");
+                    bool keep = images.Count == 2;
+                    try
+                    {
+                        progress.Explained();
+                        var paths = e.SaveFigures(outDir, stems[e.InputIndex]);
+                        written.Add(new WrittenImage(e.Source, paths, e.Predictions, e.FocusedLayers));
+                        progress.Written(e.Source, paths);
+                        if (keep)
+                        {
+                            keptForComparison.Add(e);
+                        }
+                    }
+                    finally
+                    {
+                        if (!keep)
+                        {
+                            e.Dispose();
+                        }
+                    }
                 }
 
-                if (comparisons.Count > 0)
+                // Two photos: the study compares them, so each figure also comes side by side.
+                if (keptForComparison.Count == 2)
                 {
-                    stdout.WriteLine("side by side:\n  " + string.Join("\n  ", comparisons));
+                    var sideBySide = FigurePaths.For(outDir, ComparisonStem(stems));
+                    foreach (var (kind, _) in FigurePaths.FigureSuffixes)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        string path = sideBySide.Of(kind);
+                        using var image = Explanation.Compare(keptForComparison[0], keptForComparison[1], kind);
+                        Figures.Save(image, path);
+                        comparisons.Add(path);
+                    }
                 }
             }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                cancelled = true;
+            }
+
+            progress.Finish();
+            Report(stdout, a.Has("json"), outDir, written, failures, comparisons, cancelled, explainer.Config);
         }
         finally
         {
-            foreach (var e in explanations)
-            {
-                e.Dispose();
-            }
+            keptForComparison.ForEach(e => e.Dispose());
+        }
+
+        if (cancelled)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"vit-attention: cancelled after {written.Count} of {images.Count} images; their files in {outDir} are complete and kept."));
+            return ExitCodes.Cancelled;
+        }
+
+        if (failures.Count > 0)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"vit-attention: {failures.Count} of {images.Count} images failed (listed above); the other {written.Count} were written."));
+            return ExitCodes.SomeFailed;
         }
 
         return ExitCodes.Ok;
     }
 
-    /// <summary>Every file explain may write, so none of them can be one of the inputs.</summary>
-    internal static void RefuseOverwritingInputs(IReadOnlyList<string> images, string outDir, string[] stems)
+    /// <summary>What the summary says about an image whose files were written (kept after its explanation is disposed).</summary>
+    private sealed record WrittenImage(string Source, FigurePaths Paths, IReadOnlyList<Inference.Prediction> Predictions, IReadOnlyList<int> FocusedLayers);
+
+    private static void Report(
+        TextWriter stdout, bool json, string outDir, List<WrittenImage> written, List<ExplainFailure> failures,
+        List<string> comparisons, bool cancelled, Models.VitConfig config)
     {
-        var inputs = images.ToDictionary(i => Path.GetFullPath(i), i => i, StringComparer.Ordinal);
+        if (json)
+        {
+            stdout.WriteLine(SummaryJson(outDir, written, failures, comparisons, cancelled, config));
+            return;
+        }
+
+        foreach (var image in written)
+        {
+            var top = image.Predictions.Count > 0 ? image.Predictions[0] : null;
+            var paths = image.Paths;
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{image.Source}: {(top is null ? "no classifier" : $"{top.Label} {top.Probability:0.0000}")}; most focused layers {string.Join(", ", image.FocusedLayers)}"));
+            stdout.WriteLine($"  {paths.ClsOverlay}\n  {paths.Layers}\n  {paths.FocusedLayers}\n  {paths.Rollout}\n  {paths.Json}");
+        }
+
+        foreach (var f in failures)
+        {
+            stdout.WriteLine($"{f.Source}: failed: {OneLine(f.Error.Message)}");
+        }
+
+        if (comparisons.Count > 0)
+        {
+            stdout.WriteLine("side by side:\n  " + string.Join("\n  ", comparisons));
+        }
+    }
+
+    /// <summary>Every file explain may write, so none of them can be one of the inputs (images or model files), by any path, link or hard link.</summary>
+    internal static void RefuseOverwritingInputs(IReadOnlyList<string> images, IReadOnlyList<string> modelFiles, string outDir, string[] stems)
+    {
         var outputs = stems.SelectMany(s => FigurePaths.For(outDir, s).All).ToList();
         if (stems.Length == 2)
         {
@@ -132,15 +200,20 @@ internal static partial class CliApp
 
         foreach (string output in outputs)
         {
-            if (inputs.TryGetValue(Path.GetFullPath(output), out string? input))
+            if (OutputGuard.Clash(output, images) is { } image)
             {
-                throw new UsageException($"'explain' would write {Path.GetFileName(output)} over the input image '{input}'; choose another --out folder.");
+                throw new UsageException($"'explain' would write {Path.GetFileName(output)} over the input image '{image}'; choose another --out folder.");
+            }
+
+            if (OutputGuard.Clash(output, modelFiles) is { } modelFile)
+            {
+                throw new UsageException($"'explain' would write {Path.GetFileName(output)} over the model file '{modelFile}'; choose another --out folder.");
             }
         }
     }
 
     /// <summary>The stem of the side-by-side figures of two photos.</summary>
-    private static string ComparisonStem(string[] stems) => $"{stems[0]}_vs_{stems[1]}";
+    internal static string ComparisonStem(string[] stems) => $"{stems[0]}_vs_{stems[1]}";
 
     /// <summary>File stems for the images, made unique when two images share a file name.</summary>
     internal static string[] UniqueStems(IReadOnlyList<string> images)
@@ -167,7 +240,8 @@ internal static partial class CliApp
         return stems;
     }
 
-    private static string SummaryJson(string outDir, List<(Explanation Explanation, FigurePaths Paths)> written, List<string> comparisons)
+    private static string SummaryJson(
+        string outDir, List<WrittenImage> written, List<ExplainFailure> failures, List<string> comparisons, bool cancelled, Models.VitConfig config)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
@@ -175,10 +249,11 @@ internal static partial class CliApp
             w.WriteStartObject();
             w.WriteString("out", outDir);
             w.WriteStartArray("images");
-            foreach (var (e, paths) in written)
+            foreach (var image in written)
             {
+                var paths = image.Paths;
                 w.WriteStartObject();
-                w.WriteString("image", e.Source);
+                w.WriteString("image", image.Source);
                 w.WriteStartObject("files");
                 w.WriteString("cls", paths.ClsOverlay);
                 w.WriteString("layers", paths.Layers);
@@ -186,14 +261,26 @@ internal static partial class CliApp
                 w.WriteString("rollout", paths.Rollout);
                 w.WriteString("json", paths.Json);
                 w.WriteEndObject();
-                Explanation.WritePredictions(w, e.Predictions);
+                Explanation.WritePredictions(w, image.Predictions);
                 w.WriteStartArray("focusedLayers");
-                foreach (int l in e.FocusedLayers)
+                foreach (int l in image.FocusedLayers)
                 {
                     w.WriteNumberValue(l);
                 }
 
                 w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("failures");
+            foreach (var f in failures)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", f.Index);
+                w.WriteString("image", f.Source);
+                w.WriteString("error", f.Error.GetType().Name);
+                w.WriteString("message", OneLine(f.Error.Message));
                 w.WriteEndObject();
             }
 
@@ -205,33 +292,11 @@ internal static partial class CliApp
             }
 
             w.WriteEndArray();
-            if (written.Count > 0)
-            {
-                Explanation.WriteModel(w, written[0].Explanation.Config);
-            }
-
+            w.WriteBoolean("cancelled", cancelled);
+            Explanation.WriteModel(w, config);
             w.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
-    }
-
-    /// <summary>Images-done progress on stderr: a bar redrawn in place on a terminal, a line per batch otherwise.</summary>
-    private sealed class CountProgress(TextWriter writer, int total, bool plain) : IProgress<int>
-    {
-        public void Report(int value)
-        {
-            const int Cells = 24;
-            int filled = total == 0 ? Cells : value * Cells / total;
-            string line = string.Create(CultureInfo.InvariantCulture, $"explaining [{new string('#', filled)}{new string('.', Cells - filled)}] {value}/{total} images");
-            if (plain)
-            {
-                writer.WriteLine(line);
-            }
-            else
-            {
-                writer.Write("\r" + line + (value >= total ? "\n" : string.Empty));
-            }
-        }
     }
 }

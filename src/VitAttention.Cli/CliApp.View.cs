@@ -11,7 +11,7 @@ internal static partial class CliApp
     /// <summary><c>view &lt;image&gt; --out page.html</c>: the interactive viewer page for one image.</summary>
     private static int View(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var a = Parse("view", args, ["out", "colormap", "alpha", "head-fusion", "discard", "top-classes"], []);
+        var a = Parse(CliCommands.View, args);
         if (a.Positionals.Count != 1)
         {
             throw new UsageException($"'view' takes exactly one image path (got {a.Positionals.Count}); one page shows one image.");
@@ -25,13 +25,14 @@ internal static partial class CliApp
             throw new UsageException($"'view': --out '{output}' should name an .html file (e.g. --out page.html).");
         }
 
-        if (string.Equals(Path.GetFullPath(output), Path.GetFullPath(image), StringComparison.Ordinal))
+        if (OutputGuard.Clash(output, [image]) is not null)
         {
             throw new UsageException($"'view': --out '{output}' is the input image; choose another file name.");
         }
 
         var options = new ExplainOptions
         {
+            KeepAttentions = true, // the page embeds every layer's and head's attention
             TopK = a.Int("top-classes", 5, 1, 100_000),
             Rollout = RolloutOptions.Default with
             {
@@ -45,6 +46,11 @@ internal static partial class CliApp
         };
 
         using var explainer = VitExplainer.Load(a.Get("model") ?? AttentionRollout.DefaultModel, ExplainerOptionsFrom(a, stderr), ct);
+        if (OutputGuard.Clash(output, explainer.ModelFiles) is { } modelFile)
+        {
+            throw new UsageException($"'view': --out '{output}' is the model file '{modelFile}'; choose another file name.");
+        }
+
         using var explanation = explainer.Explain(image, options, ct);
         explanation.SaveHtml(output);
         long bytes = new FileInfo(output).Length;

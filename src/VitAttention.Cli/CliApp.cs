@@ -22,42 +22,9 @@ internal static partial class CliApp
         public const int Hub = 5;
         public const int Device = 6;
         public const int File = 7;
+        public const int SomeFailed = 8;
         public const int Cancelled = 125;
     }
-
-    private const string Usage = """
-        usage: vit-attention <command> [options]
-
-        commands:
-          explain <image…> [--model M] --out DIR [--layers 1,6,12] [--top 3] [--roi x,y,w,h]
-                  [--colormap jet|viridis|inferno|turbo|grey] [--alpha 0.6] [--head-fusion mean|max|min]
-                  [--discard 0] [--top-classes 5] [--clip-percentile 99] [--colorbar] [--batch 8] [--json]
-              write <stem>.cls.png, .layers.png, .focused.png, .rollout.png and .json for each image;
-              for two images also <a>_vs_<b>.<figure>.png side by side
-          view <image> [--model M] --out page.html [--colormap jet|viridis|inferno|turbo|grey] [--alpha 0.6]
-               [--head-fusion mean|max|min] [--discard 0] [--top-classes 5] [--json]
-              write one self-contained HTML page to explore every layer, head, token and method
-          classify <image> [--model M] [--top 5] [--json]
-              print the model's top classes
-          prepare --model M --out FILE.onnx
-              write an ONNX graph whose outputs include every layer's attention
-          bench rollout [--layers 12] [--heads 12] [--tokens 197] [--threads N] [--json]
-              quick in-process timing of the rollout kernels on random data
-              (--threads: what the full matrix may use; default every core, at most 2 used)
-
-        common options:
-          --model M       hub id owner/name[@revision], checkpoint folder, or .onnx file
-                          (default google/vit-base-patch16-224)
-          --device cpu|cuda   execution device (default cpu); --allow-cpu-fallback runs on CPU if CUDA fails
-          --threads N     ONNX Runtime intra-op threads
-          --image-size N  run a checkpoint at N×N pixels (position embeddings interpolated), e.g. 448 for
-                          sharper maps; a multiple of the patch size; not for .onnx exports
-          --verbose       stack traces on errors
-        environment: HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE=1
-        """;
-
-    private static readonly HashSet<string> CommonValued = ["model", "device", "threads", "image-size"];
-    private static readonly HashSet<string> CommonSwitches = ["verbose", "allow-cpu-fallback", "json"];
 
     /// <summary>Runs one command line; returns the exit code. Nothing but results goes to <paramref name="stdout"/>.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
@@ -67,24 +34,32 @@ internal static partial class CliApp
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {
-                (args.Length == 0 ? stderr : stdout).WriteLine(Usage);
+                (args.Length == 0 ? stderr : stdout).Write(CliCommands.MainHelp());
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
             }
 
             if (args[0] is "--version")
             {
-                stdout.WriteLine(typeof(AttentionRollout).Assembly.GetName().Version?.ToString(3));
+                stdout.WriteLine(Version);
                 return ExitCodes.Ok;
             }
 
-            return args[0] switch
+            var command = CliCommands.Find(args[0])
+                ?? throw new UsageException($"unknown command '{args[0]}'; commands: {string.Join(", ", CliCommands.All.Select(c => c.Name))} (see --help).");
+            string[] rest = args[1..];
+            if (WantsHelp(rest))
             {
-                "explain" => Explain(args[1..], stdout, stderr, cancellationToken),
-                "view" => View(args[1..], stdout, stderr, cancellationToken),
-                "classify" => Classify(args[1..], stdout, stderr, cancellationToken),
-                "prepare" => Prepare(args[1..], stdout, stderr, cancellationToken),
-                "bench" => Bench(args[1..], stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'; commands: explain, view, classify, prepare, bench (see --help)."),
+                stdout.Write(CliCommands.CommandHelp(command));
+                return ExitCodes.Ok;
+            }
+
+            return command.Name switch
+            {
+                "explain" => Explain(rest, stdout, stderr, cancellationToken),
+                "view" => View(rest, stdout, stderr, cancellationToken),
+                "classify" => Classify(rest, stdout, stderr, cancellationToken),
+                "prepare" => Prepare(rest, stdout, stderr, cancellationToken),
+                _ => Bench(rest, stdout),
             };
         }
         catch (Exception e)
@@ -104,6 +79,9 @@ internal static partial class CliApp
         }
     }
 
+    /// <summary>The library's version, as <c>--version</c> prints it.</summary>
+    internal static string Version => typeof(AttentionRollout).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
     /// <summary>The exit code and one-line message for an error.</summary>
     internal static (int Code, string Message) Describe(Exception e) => e switch
     {
@@ -113,7 +91,9 @@ internal static partial class CliApp
         ModelHubException => (ExitCodes.Hub, e.Message),
         DeviceUnavailableException => (ExitCodes.Device, e.Message),
         OperationCanceledException => (ExitCodes.Cancelled, "cancelled."),
-        FileNotFoundException f => (ExitCodes.File, $"file not found: {f.FileName ?? f.Message}; check the path."),
+        FileNotFoundException f => (ExitCodes.File, f.Message.Contains(f.FileName ?? "\0", StringComparison.Ordinal)
+            ? f.Message + " Check the path."
+            : $"file not found: {f.FileName ?? f.Message}; check the path."),
         DirectoryNotFoundException => (ExitCodes.File, e.Message + " Check the path."),
         UnauthorizedAccessException => (ExitCodes.File, e.Message + " Check the permissions."),
         IOException => (ExitCodes.File, e.Message),
@@ -122,10 +102,34 @@ internal static partial class CliApp
         _ => (ExitCodes.Internal, $"internal error ({e.GetType().Name}): {e.Message}"),
     };
 
+    private static bool WantsHelp(string[] args)
+    {
+        foreach (string a in args)
+        {
+            if (a == "--")
+            {
+                return false;
+            }
+
+            if (a is "--help" or "-h")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static string OneLine(string text) => string.Join(' ', text.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
-    private static CliArguments Parse(string command, string[] args, IEnumerable<string> valued, IEnumerable<string> switches) =>
-        CliArguments.Parse(command, args, valued.Concat(CommonValued).ToHashSet(), switches.Concat(CommonSwitches).ToHashSet());
+    private static CliArguments Parse(CliCommand command, string[] args)
+    {
+        var options = command.AllOptions.Where(o => o.Name != "help").ToList();
+        return CliArguments.Parse(
+            command.Name, args,
+            options.Where(o => !o.IsSwitch).Select(o => o.Name).ToHashSet(),
+            options.Where(o => o.IsSwitch).Select(o => o.Name).ToHashSet());
+    }
 
     private static ExplainerOptions ExplainerOptionsFrom(CliArguments a, TextWriter stderr)
     {
@@ -136,20 +140,27 @@ internal static partial class CliApp
         return new ExplainerOptions
         {
             ImageSize = imageSize,
-            Session = new VitSessionOptions { Device = device, AllowCpuFallback = a.Has("allow-cpu-fallback"), IntraOpThreads = threads, Log = Log },
+            Session = new VitSessionOptions
+            {
+                Device = device,
+                AllowCpuFallback = a.Has("allow-cpu-fallback"),
+                IntraOpThreads = threads,
+                AllowSpinning = !a.Has("no-spinning"),
+                Log = Log,
+            },
             Loading = new ModelLoadOptions { Progress = new ProgressBar(), Log = Log, ImageSize = imageSize },
         };
     }
 
     private static int Classify(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var a = Parse("classify", args, ["top"], []);
+        var a = Parse(CliCommands.Classify, args);
         if (a.Positionals.Count != 1)
         {
             throw new UsageException("'classify' takes exactly one image path.");
         }
 
-        int top = a.Int("top", 5, 1, 100_000);
+        int top = a.Int("top-classes", 5, 1, 100_000);
         string image = a.Positionals[0];
         RequireFile(image, "image");
         var options = ExplainerOptionsFrom(a, stderr);
@@ -188,7 +199,7 @@ internal static partial class CliApp
 
     private static int Prepare(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var a = Parse("prepare", args, ["out"], []);
+        var a = Parse(CliCommands.Prepare, args);
         if (a.Positionals.Count != 0)
         {
             throw new UsageException($"'prepare' takes no positional arguments (got '{a.Positionals[0]}'); use --model and --out.");
@@ -207,7 +218,7 @@ internal static partial class CliApp
             {
                 w.WriteStartObject();
                 w.WriteString("out", output);
-                w.WriteNumber("bytes", prepared.Onnx.LongLength);
+                w.WriteNumber("bytes", new FileInfo(output).Length);
                 Explanation.WriteModel(w, c);
                 w.WriteEndObject();
             }
@@ -227,17 +238,18 @@ internal static partial class CliApp
     {
         if (args.Length == 0 || args[0] != "rollout")
         {
-            throw new UsageException("'bench' needs a target: bench rollout [--layers 12] [--heads 12] [--tokens 197] [--threads N] [--json].");
+            throw new UsageException("'bench' needs a target: bench rollout [--num-layers 12] [--num-heads 12] [--num-tokens 197] [--rollout-threads N] [--json].");
         }
 
-        var a = CliArguments.Parse("bench rollout", args[1..], new HashSet<string> { "layers", "heads", "tokens", "threads" }, new HashSet<string> { "json", "verbose" });
+        var a = Parse(CliCommands.Bench, args[1..]);
         if (a.Positionals.Count != 0)
         {
             throw new UsageException($"'bench rollout' takes no positional arguments (got '{a.Positionals[0]}').");
         }
 
         var result = BenchRollout.Run(
-            a.Int("layers", 12, 1, 64), a.Int("heads", 12, 1, 64), a.Int("tokens", 197, 1, 1025), a.Int("threads", Environment.ProcessorCount, 1, 1024));
+            a.Int("num-layers", 12, 1, 64), a.Int("num-heads", 12, 1, 64), a.Int("num-tokens", 197, 1, 1025),
+            a.Int("rollout-threads", Environment.ProcessorCount, 1, 1024));
         stdout.WriteLine(a.Has("json") ? BenchRollout.ToJson(result) : BenchRollout.ToText(result));
         return ExitCodes.Ok;
     }
@@ -246,7 +258,7 @@ internal static partial class CliApp
     {
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"{what} '{path}' does not exist", path);
+            throw new FileNotFoundException($"{what} '{path}' does not exist.", path);
         }
     }
 }

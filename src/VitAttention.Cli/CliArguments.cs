@@ -70,6 +70,12 @@ internal sealed class CliArguments
                         throw new UsageException($"'{command}': --{name} was given twice.");
                     }
                 }
+                else if (name == "top" && (valued.Contains("top-classes") || valued.Contains("top-layers")))
+                {
+                    throw new UsageException(
+                        $"'{command}': --top is not an option (it used to mean classes in one command and layers in another); " +
+                        "use --top-classes N for the classes" + (valued.Contains("top-layers") ? " or --top-layers N for the most focused layers." : "."));
+                }
                 else
                 {
                     string known = string.Join(", ", valued.Concat(switches).Order(StringComparer.Ordinal).Select(o => "--" + o));

@@ -9,6 +9,9 @@ public sealed class AttentionMap
     private readonly float[] _values;
 
     /// <summary>Creates a map over a <paramref name="height"/> × <paramref name="width"/> grid; the values are copied.</summary>
+    /// <param name="height">Rows of the grid.</param>
+    /// <param name="width">Columns of the grid.</param>
+    /// <param name="values">height × width values, row-major.</param>
     /// <exception cref="ArgumentException">The grid is empty or the value count is not height × width.</exception>
     public AttentionMap(int height, int width, ReadOnlySpan<float> values)
     {

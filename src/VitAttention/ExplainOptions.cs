@@ -36,12 +36,21 @@ public sealed record ExplainOptions
     public RegionOfInterest? RegionOfInterest { get; init; }
 
     /// <summary>
+    /// Whether the explanation keeps its image's whole attention stack, <c>[layer, 1, head, tokens, tokens]</c>, as
+    /// <see cref="Explanation.Attentions"/> (a copy of the image's slice of the batch; 21 MB at ViT-B/16). Default
+    /// false: the explanation keeps only the maps, the rollout and each head's query row, so holding many explanations
+    /// costs little.
+    /// </summary>
+    public bool KeepAttentions { get; init; }
+
+    /// <summary>
     /// How the figures look: colormap, opacity, upsampling, clipping and colour bar (<see cref="FigureOptions.Overlay"/>),
     /// panel sizes, fonts and titles.
     /// </summary>
     public FigureOptions Figure { get; init; } = FigureOptions.Default;
 
     /// <summary>Throws when an option is out of range for a model with <paramref name="layers"/> layers.</summary>
+    /// <param name="layers">The model's layer count.</param>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     public void Validate(int layers)
     {
@@ -74,6 +83,8 @@ public sealed record ExplainOptions
     }
 
     /// <summary>The one-based layers for the side-by-side figure of a model with <paramref name="layers"/> layers.</summary>
+    /// <param name="layers">The model's layer count.</param>
+    /// <returns><see cref="Layers"/>, or the first, middle and last layer when it is null.</returns>
     public IReadOnlyList<int> LayersFor(int layers) =>
         Layers ?? (layers switch
         {

@@ -1,72 +1,82 @@
+using System.Globalization;
 using SkiaSharp;
 using VitAttention.Rendering;
-using VitAttention.Rollout;
 
 namespace VitAttention;
 
 public sealed partial class Explanation
 {
-    /// <summary>Draws the final layer's CLS attention over the photo ("Class Token Attention Overlay").</summary>
-    public SKImage DrawClsOverlay() => Figures.ClsOverlay(Photo, SeenRegion, Layers[^1].ClsMap, FigureOptionsFor(FigureKind.ClsOverlay), Caption);
+    /// <summary>
+    /// Draws the final layer's attention of the query token over the photo ("Class Token Attention Overlay" for CLS,
+    /// "Token 5 Attention Overlay" for token 5).
+    /// </summary>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
+    public SKImage DrawClsOverlay()
+    {
+        ThrowIfDisposed();
+        return Figures.ClsOverlay(_photo!, _seenRegion, _layers[^1].Map, FigureOptionsTitled($"{QueryLabel} Attention Overlay"), Caption);
+    }
 
-    /// <summary>Draws one-based layers side by side; null uses <see cref="ExplainOptions.Layers"/> (default 1, middle, last).</summary>
+    /// <summary>Draws one-based layers side by side.</summary>
+    /// <param name="layers">Layer numbers, 1 to the layer count; null uses <see cref="ExplainOptions.Layers"/> (default first, middle, last).</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">A layer number does not exist.</exception>
     public SKImage DrawLayers(IReadOnlyList<int>? layers = null)
     {
-        layers ??= Options.LayersFor(Layers.Count);
-        ExplainOptions.CheckLayerNumbers(layers, Layers.Count, nameof(layers));
-        return Figures.Layers(Photo, SeenRegion, Maps, layers, FigureOptionsFor(FigureKind.Layers));
+        ThrowIfDisposed();
+        layers ??= _options.LayersFor(_layers.Length);
+        ExplainOptions.CheckLayerNumbers(layers, _layers.Length, nameof(layers));
+        return Figures.Layers(_photo!, _seenRegion, Maps, layers, FigureOptionsTitled($"{QueryLabel} Attention by Layer"));
     }
 
-    /// <summary>Draws every layer's CLS attention in a grid.</summary>
-    public SKImage DrawLayerGrid() => Figures.LayerGrid(Photo, SeenRegion, Maps, FigureOptionsFor(FigureKind.Layers, grid: true));
+    /// <summary>Draws every layer's map in a grid.</summary>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
+    public SKImage DrawLayerGrid()
+    {
+        ThrowIfDisposed();
+        return Figures.LayerGrid(_photo!, _seenRegion, Maps, FigureOptionsTitled($"{QueryLabel} Attention, All Layers"));
+    }
 
-    /// <summary>Draws each head of one one-based layer in a grid.</summary>
+    /// <summary>Draws each head's attention of the query token in one layer, in a grid.</summary>
+    /// <param name="layer">The layer number, 1 to the layer count.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The layer does not exist.</exception>
     public SKImage DrawHeadGrid(int layer)
     {
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(layer, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(layer, Layers.Count);
-        var engine = new RolloutEngine();
-        var readout = QueryReadout.For(Config, Options.Rollout.QueryToken);
-        var heads = new AttentionMap[Config.NumHeads];
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(layer, _layers.Length);
+        var heads = new AttentionMap[_config.NumHeads];
         for (int h = 0; h < heads.Length; h++)
         {
-            heads[h] = readout.LayerMap(engine, Attentions, layer - 1, Item, h);
+            heads[h] = HeadMap(layer, h);
         }
 
-        return Figures.HeadGrid(Photo, SeenRegion, heads, layer, Options.Figure);
+        return Figures.HeadGrid(_photo!, _seenRegion, heads, layer,
+            FigureOptionsTitled(string.Create(CultureInfo.InvariantCulture, $"Layer {layer}: {QueryLabel} Attention per Head")));
     }
 
     /// <summary>Draws the most focused layers with their focus scores.</summary>
-    public SKImage DrawFocusedLayers() => Figures.FocusedLayers(Photo, SeenRegion, Maps, Focus, Options.Figure);
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
+    public SKImage DrawFocusedLayers()
+    {
+        ThrowIfDisposed();
+        return Figures.FocusedLayers(_photo!, _seenRegion, Maps, _focus, _options.Figure);
+    }
 
     /// <summary>Draws the attention rollout over the photo.</summary>
-    public SKImage DrawRollout() => Figures.RolloutOverlay(Photo, SeenRegion, Rollout, FigureOptionsFor(FigureKind.Rollout), Caption);
-
-    /// <summary>
-    /// The figure options, titled for what the maps read when it is not the class token (models without one: "mean of
-    /// patch queries"); a title the caller set wins.
-    /// </summary>
-    private Rendering.FigureOptions FigureOptionsFor(FigureKind kind, bool grid = false)
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
+    public SKImage DrawRollout()
     {
-        var readout = QueryReadout.For(Config, Options.Rollout.QueryToken);
-        if (Options.Figure.Title is not null || !readout.IsPatchQueryMean)
-        {
-            return Options.Figure;
-        }
-
-        string title = kind switch
-        {
-            FigureKind.ClsOverlay => "Attention Overlay, Mean of Patch Queries",
-            FigureKind.Rollout => "Attention Rollout, Mean of Patch Queries",
-            _ when grid => "Attention, All Layers, Mean of Patch Queries",
-            _ => "Attention by Layer, Mean of Patch Queries",
-        };
-        return Options.Figure with { Title = title };
+        ThrowIfDisposed();
+        string title = IsClassTokenQuery ? Figures.RolloutTitle : $"{Figures.RolloutTitle} of the {QueryLabel}";
+        return Figures.RolloutOverlay(_photo!, _seenRegion, _rollout, FigureOptionsTitled(title), Caption);
     }
 
     /// <summary>Draws one of the four figures.</summary>
+    /// <param name="kind">Which figure.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined figure.</exception>
     public SKImage Draw(FigureKind kind) => kind switch
     {
         FigureKind.ClsOverlay => DrawClsOverlay(),
@@ -80,23 +90,34 @@ public sealed partial class Explanation
     /// Draws the same figure for two photos side by side (the study compares an outdoor and an indoor scene), each
     /// captioned with its file name and top class.
     /// </summary>
+    /// <param name="left">The explanation drawn on the left.</param>
+    /// <param name="right">The explanation drawn on the right.</param>
+    /// <param name="kind">Which figure.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
+    /// <exception cref="ObjectDisposedException">Either explanation has been disposed.</exception>
     public static SKImage Compare(Explanation left, Explanation right, FigureKind kind)
     {
         ArgumentNullException.ThrowIfNull(left);
         ArgumentNullException.ThrowIfNull(right);
+        left.ThrowIfDisposed();
+        right.ThrowIfDisposed();
         using var a = left.Draw(kind);
         using var b = right.Draw(kind);
-        return Figures.SideBySide(a, left.ShortCaption, b, right.ShortCaption, left.Options.Figure);
+        return Figures.SideBySide(a, left.ShortCaption, b, right.ShortCaption, left._options.Figure);
     }
 
     /// <summary>
     /// Writes the four figures and the JSON to <paramref name="folder"/> as <c>&lt;stem&gt;.cls.png</c>,
     /// <c>.layers.png</c>, <c>.focused.png</c>, <c>.rollout.png</c> and <c>.json</c>, each atomically (a reader never
-    /// sees a half-written file). The stem defaults to the image's file name without extension.
+    /// sees a half-written file).
     /// </summary>
+    /// <param name="folder">The output folder; created if needed.</param>
+    /// <param name="stem">The file names' stem; null for <see cref="DefaultStem"/>.</param>
+    /// <returns>Where each file was written.</returns>
     /// <exception cref="IOException">A file cannot be written; the message names it.</exception>
     public FigurePaths SaveFigures(string folder, string? stem = null)
     {
+        ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         stem ??= DefaultStem;
         Directory.CreateDirectory(folder);
@@ -107,11 +128,7 @@ public sealed partial class Explanation
             Figures.Save(image, paths.Of(kind));
         }
 
-        using (var json = new MemoryStream())
-        {
-            WriteJson(json, indented: true);
-            Figures.SaveBytes(json.ToArray(), paths.Json);
-        }
+        Figures.SaveStream(stream => WriteJson(stream, indented: true), paths.Json);
 
         return paths;
     }
@@ -121,16 +138,54 @@ public sealed partial class Explanation
     {
         get
         {
-            string stem = Path.GetFileNameWithoutExtension(Source);
+            ThrowIfDisposed();
+            string stem = Path.GetFileNameWithoutExtension(_source);
             return stem.Length > 0 && stem.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && !stem.StartsWith('.') ? stem : "image";
         }
     }
 
-    private AttentionMap[] Maps => Layers.Select(l => l.ClsMap).ToArray();
+    private AttentionMap[] Maps => _layers.Select(l => l.Map).ToArray();
 
-    private string ShortCaption => Path.GetFileName(Source) + (Predictions.Count > 0 ? $" — {Predictions[0].Label}" : string.Empty);
+    private int QueryToken => _options.Rollout.QueryToken;
 
-    private string Caption => ShortCaption + (Predictions.Count > 0
-        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" ({Predictions[0].Probability:P1})")
+    /// <summary>True when the maps are the class token's: the figures keep their "Class Token" titles.</summary>
+    private bool IsClassTokenQuery => QueryToken == 0 && _config.HasClassToken;
+
+    /// <summary>
+    /// What the maps read, for titles: "Class Token", "Distillation Token", "Register 2", "Token 37", or for a model
+    /// without a class token (default query) "Mean of Patch Queries".
+    /// </summary>
+    private string QueryLabel => QueryReadout.For(_config, QueryToken).IsPatchQueryMean ? "Mean of Patch Queries" : QueryLabelOf(_config, QueryToken);
+
+    private string ShortCaption => Path.GetFileName(_source) + (_predictions.Count > 0 ? $" — {_predictions[0].Label}" : string.Empty);
+
+    private string Caption => ShortCaption + (_predictions.Count > 0
+        ? string.Create(CultureInfo.InvariantCulture, $" ({_predictions[0].Probability:P1})")
         : string.Empty);
+
+    /// <summary>Names a token position of a model for figure titles and JSON.</summary>
+    internal static string QueryLabelOf(Models.VitConfig config, int token)
+    {
+        int next = 0;
+        if (config.HasClassToken && token == next++)
+        {
+            return "Class Token";
+        }
+
+        if (config.HasDistillationToken && token == next++)
+        {
+            return "Distillation Token";
+        }
+
+        if (token < config.PrefixTokens)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"Register {token - next + 1}");
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"Token {token}");
+    }
+
+    /// <summary>The figure options with <paramref name="title"/> unless the caller set a title of their own.</summary>
+    private FigureOptions FigureOptionsTitled(string title) =>
+        _options.Figure.Title is null && !IsClassTokenQuery ? _options.Figure with { Title = title } : _options.Figure;
 }

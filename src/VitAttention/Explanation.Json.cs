@@ -7,38 +7,48 @@ namespace VitAttention;
 public sealed partial class Explanation
 {
     /// <summary>
-    /// The numbers as one JSON document: <c>{"image", "query", "predictions":[{"index","label","probability"}…],
-    /// "layers":[{"layer":1,"clsMap":[…],"focus":…[,"registerShare":…]}…], "rollout":{"clsMap":[…]}, "focusedLayers":[…],
-    /// "focusMeasure", "model":{…}}</c>. Maps are row-major over the patch grid, values as computed (before any display
-    /// scaling); layers are one-based. <c>query</c> says which rows the maps read: "class token", or "mean of patch
-    /// queries" for models without one. Models with register tokens report per layer the share of that attention the
-    /// registers took (they are never in the maps).
+    /// The numbers as one JSON document:
+    /// <c>{"image", "predictions":[{"index","label","probability"}…], "query":"class token", "queryToken":0,
+    /// "layers":[{"layer":1,"map":[…],"focus":…[,"registerShare":…]}…], "rollout":{"map":[…],"headFusion",
+    /// "residualAlpha","discardRatio","firstLayer","lastLayer"}, "focusedLayers":[…], "focusMeasure", "model":{…}}</c>.
+    /// Maps are the attention of the rows <c>query</c> names ("class token", "token q", or "mean of patch queries" for
+    /// models without a class token), row-major over the patch grid, values as computed (before any display scaling);
+    /// layer numbers are one-based, token positions zero-based. Models with register tokens report per layer the share
+    /// of that attention the registers took (they are never in the maps).
     /// </summary>
+    /// <param name="indented">True for one value per line (easier to read), false for one line.</param>
+    /// <returns>The JSON text.</returns>
     public string ToJson(bool indented = false)
     {
+        ThrowIfDisposed();
         using var stream = new MemoryStream();
         WriteJson(stream, indented);
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    /// <summary>Writes <see cref="ToJson"/>'s document to a stream (UTF-8, not closed).</summary>
+    /// <summary>Writes <see cref="ToJson"/>'s document to a stream (UTF-8; the stream is not closed).</summary>
+    /// <param name="stream">Where to write.</param>
+    /// <param name="indented">True for one value per line, false for one line.</param>
     public void WriteJson(Stream stream, bool indented = false)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(stream);
+        var rollout = _options.Rollout;
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented });
         w.WriteStartObject();
-        w.WriteString("image", Source);
-        var readout = QueryReadout.For(Config, Options.Rollout.QueryToken);
-        w.WriteString("query", readout.Label); // what the maps read: the class token, or the mean of patch queries
-        WritePredictions(w, Predictions);
+        w.WriteString("image", _source);
+        WritePredictions(w, _predictions);
+        var readout = QueryReadout.For(_config, rollout.QueryToken);
+        w.WriteString("query", readout.Label); // what the maps read: "class token", "token q", or "mean of patch queries"
+        w.WriteNumber("queryToken", rollout.QueryToken);
         w.WriteStartArray("layers");
-        foreach (var layer in Layers)
+        foreach (var layer in _layers)
         {
             w.WriteStartObject();
             w.WriteNumber("layer", layer.Layer);
-            WriteMap(w, "clsMap", layer.ClsMap);
+            WriteMap(w, "map", layer.Map);
             w.WriteNumber("focus", layer.Focus);
-            if (readout.RegisterShare(Attentions, layer.Layer - 1, Item) is { } share)
+            if (_registerShares[layer.Layer - 1] is { } share)
             {
                 w.WriteNumber("registerShare", share); // of the query's attention, to the register tokens (not in the map)
             }
@@ -48,19 +58,22 @@ public sealed partial class Explanation
 
         w.WriteEndArray();
         w.WriteStartObject("rollout");
-        WriteMap(w, "clsMap", Rollout);
-        w.WriteString("headFusion", Options.Rollout.Fusion.ToString().ToLowerInvariant());
-        w.WriteNumber("discardRatio", Options.Rollout.DiscardRatio);
+        WriteMap(w, "map", _rollout);
+        w.WriteString("headFusion", rollout.Fusion.ToString().ToLowerInvariant());
+        w.WriteNumber("residualAlpha", rollout.ResidualAlpha);
+        w.WriteNumber("discardRatio", rollout.DiscardRatio);
+        w.WriteNumber("firstLayer", rollout.FirstLayer);
+        w.WriteNumber("lastLayer", rollout.LastLayer ?? _config.NumLayers);
         w.WriteEndObject();
         w.WriteStartArray("focusedLayers");
-        foreach (int layer in FocusedLayers)
+        foreach (int layer in _focus.TopLayers)
         {
             w.WriteNumberValue(layer);
         }
 
         w.WriteEndArray();
-        w.WriteString("focusMeasure", Focus.Measure == Analysis.FocusMeasure.RegionMass ? "roiMass" : "concentration");
-        WriteModel(w, Config);
+        w.WriteString("focusMeasure", _focus.Measure == Analysis.FocusMeasure.RegionMass ? "roiMass" : "concentration");
+        WriteModel(w, _config);
         w.WriteEndObject();
     }
 

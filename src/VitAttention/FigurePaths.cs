@@ -16,6 +16,9 @@ public sealed record FigurePaths(string ClsOverlay, string Layers, string Focuse
     ];
 
     /// <summary>The paths <see cref="Explanation.SaveFigures"/> writes for <paramref name="stem"/> in <paramref name="folder"/>.</summary>
+    /// <param name="folder">The output folder.</param>
+    /// <param name="stem">The file names' stem, such as the image's name without extension.</param>
+    /// <returns>The paths; nothing is written.</returns>
     public static FigurePaths For(string folder, string stem)
     {
         string P(string suffix) => Path.Combine(folder, stem + suffix);
@@ -23,6 +26,8 @@ public sealed record FigurePaths(string ClsOverlay, string Layers, string Focuse
     }
 
     /// <summary>The path of one figure.</summary>
+    /// <param name="kind">Which figure.</param>
+    /// <returns>Its path.</returns>
     public string Of(FigureKind kind) => kind switch
     {
         FigureKind.ClsOverlay => ClsOverlay,

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using SkiaSharp;
-using VitAttention.Analysis;
 using VitAttention.Inference;
 using VitAttention.Loading;
 using VitAttention.Models;
@@ -10,15 +9,22 @@ namespace VitAttention;
 
 /// <summary>
 /// Explains images with one model. Creating it loads the model into ONNX Runtime (expensive); reuse one instance.
-/// It is thread-safe: share one across request threads. Dispose it to free the session.
+/// It is thread-safe: share one across request threads. Dispose it to free the session; after that every method
+/// throws <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed class VitExplainer : IDisposable
+/// <remarks>
+/// The synchronous methods run on the calling thread. The asynchronous ones read files and streams with asynchronous
+/// I/O and run decoding and the forward pass (CPU work) on a thread-pool thread, so they never block a UI or request
+/// thread's synchronisation context.
+/// </remarks>
+public sealed partial class VitExplainer : IDisposable
 {
     private readonly VitSession _session;
     private readonly ImagePreprocessor _preprocessor;
     private readonly ConcurrentBag<RolloutEngine> _engines = [];
+    private int _disposed;
 
-    /// <summary>Wraps a prepared model in a session.</summary>
+    /// <summary>Wraps a prepared model in a session. The model's serialised graph is not kept.</summary>
     /// <exception cref="DeviceUnavailableException">CUDA was asked for and cannot be used (and fallback was not allowed).</exception>
     internal VitExplainer(PreparedModel model, ExplainerOptions? options = null)
     {
@@ -33,15 +39,28 @@ public sealed class VitExplainer : IDisposable
         }
 
         _session = new VitSession(model, Options.Session);
-        _preprocessor = new ImagePreprocessor(model.Config, Options.ImageLimits);
-        Model = model;
+        try
+        {
+            _preprocessor = new ImagePreprocessor(model.Config, Options.ImageLimits);
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
+
+        Source = model.Source;
+        ModelFiles = model.OnnxPath is { } path ? [.. model.InputFiles, path] : model.InputFiles;
     }
 
-    /// <summary>The model being explained.</summary>
-    internal PreparedModel Model { get; }
+    /// <summary>Where the model came from (a path or a hub id), for messages.</summary>
+    internal string Source { get; }
+
+    /// <summary>Every file the model was made from, the cached graph included: outputs must never be written over them.</summary>
+    internal IReadOnlyList<string> ModelFiles { get; }
 
     /// <summary>The model's dimensions, labels and preprocessing.</summary>
-    public VitConfig Config => Model.Config;
+    public VitConfig Config => _session.Config;
 
     /// <summary>The options the explainer was built with.</summary>
     public ExplainerOptions Options { get; }
@@ -49,76 +68,132 @@ public sealed class VitExplainer : IDisposable
     /// <summary>The device the session actually runs on (CPU after a permitted CUDA fallback).</summary>
     public ExecutionDevice Device => _session.ActualDevice;
 
-    /// <summary>Loads a model (hub id, checkpoint folder or ONNX file) and wraps it in an explainer.</summary>
+    /// <summary>Loads a model (hub id, checkpoint folder or ONNX file) and wraps it in an explainer, on the calling thread.</summary>
+    /// <param name="model">A hub id <c>owner/name[@revision]</c>, a checkpoint folder, or an ONNX file. Text that looks like a path is never sent to the hub.</param>
+    /// <param name="options">Device, threads, limits, batching, hub and cache settings; null for <see cref="ExplainerOptions.Default"/>.</param>
+    /// <param name="cancellationToken">Cancels a download.</param>
+    /// <returns>The explainer; the caller disposes it.</returns>
     /// <exception cref="ModelFormatException">The model is malformed.</exception>
+    /// <exception cref="DirectoryNotFoundException">The model is a path to a folder that does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The model is a path to a file that does not exist.</exception>
     /// <exception cref="ModelHubException">A hub model could not be downloaded or found in the cache.</exception>
+    /// <exception cref="DeviceUnavailableException">CUDA was asked for and cannot be used.</exception>
     public static VitExplainer Load(string model, ExplainerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= ExplainerOptions.Default;
-        var loading = options.ImageSize is { } size ? options.Loading with { ImageSize = size } : options.Loading;
-        return new VitExplainer(ModelLoader.Load(model, loading, cancellationToken), options);
-    }
-
-    /// <summary>The model's top <paramref name="topK"/> classes for a photo file, without computing any map.</summary>
-    /// <exception cref="ModelFormatException">The model has no classifier.</exception>
-    /// <exception cref="InvalidImageException">The file is not a decodable image or exceeds the limits.</exception>
-    public IReadOnlyList<Prediction> Classify(string imagePath, int topK = 5, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
-        if (Config.NumClasses == 0)
-        {
-            throw new ModelFormatException($"model '{Model.Source}' has no classifier (num_classes 0, e.g. a DINO backbone): it has attention maps but no classes; use Explain.");
-        }
-
-        using var image = _preprocessor.Preprocess(imagePath);
-        var output = _session.Run(image.Pixels, 1, cancellationToken);
-        return Predictions.TopK(output.LogitsOf(0), Config, topK);
-    }
-
-    /// <summary>Explains a photo file.</summary>
-    /// <exception cref="InvalidImageException">The file is not a decodable image or exceeds the limits.</exception>
-    public Explanation Explain(string imagePath, ExplainOptions? options = null, CancellationToken cancellationToken = default) =>
-        ExplainMany([imagePath], options, null, cancellationToken)[0];
-
-    /// <summary>Explains an encoded image (PNG, JPEG, WebP, …).</summary>
-    /// <exception cref="InvalidImageException">The bytes are not a decodable image or exceed the limits.</exception>
-    public Explanation Explain(byte[] encodedImage, string name = "image bytes", ExplainOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(encodedImage);
-        return Run([() => _preprocessor.Preprocess(encodedImage, name)], options, null, cancellationToken)[0];
-    }
-
-    /// <summary>Explains an image read from a stream (read to its end; not closed).</summary>
-    /// <exception cref="InvalidImageException">The stream is not a decodable image or exceeds the limits.</exception>
-    public Explanation Explain(Stream image, string name = "stream", ExplainOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        return Run([() => _preprocessor.Preprocess(image, name)], options, null, cancellationToken)[0];
-    }
-
-    /// <summary>Explains a bitmap already in memory (it is copied; the caller keeps ownership).</summary>
-    public Explanation Explain(SKBitmap image, string name = "bitmap", ExplainOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        return Run([() => _preprocessor.Preprocess(image, name)], options, null, cancellationToken)[0];
+        options.Validate();
+        return new VitExplainer(ModelLoader.Load(model, LoadingOf(options), cancellationToken), options);
     }
 
     /// <summary>
-    /// Explains several photo files, running them through the model in batches of
-    /// <see cref="ExplainerOptions.MaxBatchSize"/>; <paramref name="progress"/> receives the number done.
+    /// Loads a model and wraps it in an explainer without blocking the caller: a hub download uses asynchronous
+    /// requests; building the graph and creating the ONNX Runtime session run on a thread-pool thread.
     /// </summary>
-    /// <exception cref="InvalidImageException">A file is not a decodable image; the message names it.</exception>
-    public IReadOnlyList<Explanation> ExplainMany(
-        IReadOnlyList<string> imagePaths, ExplainOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="model">A hub id <c>owner/name[@revision]</c>, a checkpoint folder, or an ONNX file.</param>
+    /// <param name="options">Device, threads, limits, batching, hub and cache settings; null for <see cref="ExplainerOptions.Default"/>.</param>
+    /// <param name="cancellationToken">Cancels a download, or the load before its next step.</param>
+    /// <returns>The explainer; the caller disposes it.</returns>
+    /// <exception cref="ModelFormatException">The model is malformed.</exception>
+    /// <exception cref="DirectoryNotFoundException">The model is a path to a folder that does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The model is a path to a file that does not exist.</exception>
+    /// <exception cref="ModelHubException">A hub model could not be downloaded or found in the cache.</exception>
+    /// <exception cref="DeviceUnavailableException">CUDA was asked for and cannot be used.</exception>
+    public static async Task<VitExplainer> LoadAsync(string model, ExplainerOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(imagePaths);
-        return Run(imagePaths.Select(p => (Func<PreprocessedImage>)(() => _preprocessor.Preprocess(p))).ToList(), options, progress, cancellationToken);
+        options ??= ExplainerOptions.Default;
+        options.Validate();
+        PreparedModel prepared = await ModelLoader.LoadAsync(model, LoadingOf(options), cancellationToken).ConfigureAwait(false);
+        return await Task.Run(() => new VitExplainer(prepared, options), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The model's top classes for an image, without computing any map: ONNX Runtime is asked for the logits only.
+    /// </summary>
+    /// <param name="image">A path, encoded bytes, a stream or a bitmap (see <see cref="ImageInput"/>).</param>
+    /// <param name="topK">How many classes to return, most probable first (at least 1).</param>
+    /// <param name="cancellationToken">Stops the forward pass.</param>
+    /// <returns>The top classes.</returns>
+    /// <exception cref="ModelFormatException">The model has no classifier.</exception>
+    /// <exception cref="FileNotFoundException">The image file does not exist.</exception>
+    /// <exception cref="InvalidImageException">The image is not decodable or exceeds the limits.</exception>
+    public IReadOnlyList<Prediction> Classify(ImageInput image, int topK = 5, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckClassify(topK);
+        using var prepared = Preprocess(image);
+        return ClassifyPrepared(prepared, topK, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="Classify"/> without blocking the caller: the file or stream is read asynchronously, decoding and the
+    /// forward pass run on a thread-pool thread.
+    /// </summary>
+    /// <param name="image">A path, encoded bytes, a stream or a bitmap (see <see cref="ImageInput"/>).</param>
+    /// <param name="topK">How many classes to return, most probable first (at least 1).</param>
+    /// <param name="cancellationToken">Cancels the read or stops the forward pass.</param>
+    /// <returns>The top classes.</returns>
+    /// <exception cref="ModelFormatException">The model has no classifier.</exception>
+    /// <exception cref="FileNotFoundException">The image file does not exist.</exception>
+    /// <exception cref="InvalidImageException">The image is not decodable or exceeds the limits.</exception>
+    public async Task<IReadOnlyList<Prediction>> ClassifyAsync(ImageInput image, int topK = 5, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckClassify(topK);
+        using var prepared = await PreprocessAsync(image, cancellationToken).ConfigureAwait(false);
+        return await Task.Run(() => ClassifyPrepared(prepared, topK, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Explains one image: top classes, every layer's map, the rollout and the focus of each layer.</summary>
+    /// <param name="image">
+    /// A path, encoded bytes, a stream (read to its end, not closed) or a bitmap (copied, not disposed); they convert to
+    /// <see cref="ImageInput"/> implicitly. Use <see cref="ImageInput.FromBytes"/> and its siblings to give a name.
+    /// </param>
+    /// <param name="options">What to compute and how to draw it; null for <see cref="ExplainOptions.Default"/>.</param>
+    /// <param name="cancellationToken">Stops the forward pass.</param>
+    /// <returns>The explanation; the caller disposes it.</returns>
+    /// <exception cref="FileNotFoundException">The image file does not exist.</exception>
+    /// <exception cref="InvalidImageException">The image is not decodable or exceeds the limits.</exception>
+    /// <exception cref="ObjectDisposedException">The bitmap or stream given has been disposed, or the explainer has.</exception>
+    /// <exception cref="ArgumentException">An option is out of range for this model.</exception>
+    public Explanation Explain(ImageInput image, ExplainOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        options = Resolve(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new List<(int Index, PreprocessedImage? Image)> { (0, Preprocess(image)) };
+        return RunBatch(pending, options, cancellationToken)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Explain"/> without blocking the caller: a file or stream is read with asynchronous I/O, then decoding,
+    /// the forward pass and the maps (CPU work) run on a thread-pool thread.
+    /// </summary>
+    /// <param name="image">A path, encoded bytes, a stream (read to its end, not closed) or a bitmap (copied, not disposed).</param>
+    /// <param name="options">What to compute and how to draw it; null for <see cref="ExplainOptions.Default"/>.</param>
+    /// <param name="cancellationToken">Cancels the read or stops the forward pass.</param>
+    /// <returns>The explanation; the caller disposes it.</returns>
+    /// <exception cref="FileNotFoundException">The image file does not exist.</exception>
+    /// <exception cref="InvalidImageException">The image is not decodable or exceeds the limits.</exception>
+    /// <exception cref="ObjectDisposedException">The bitmap or stream given has been disposed, or the explainer has.</exception>
+    /// <exception cref="ArgumentException">An option is out of range for this model.</exception>
+    public async Task<Explanation> ExplainAsync(ImageInput image, ExplainOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        options = Resolve(options);
+        var prepared = await PreprocessAsync(image, cancellationToken).ConfigureAwait(false);
+        var pending = new List<(int Index, PreprocessedImage? Image)> { (0, prepared) };
+        // No token for Task.Run itself: RunBatch checks it and disposes the photo when cancelled.
+        return await Task.Run(() => RunBatch(pending, options, cancellationToken)[0], CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Explains pixels already preprocessed for this model, <c>[batch, channels, height, width]</c> (for example a
     /// reference pipeline's <c>pixel_values</c>); the photo of each explanation is the tensor de-normalised.
     /// </summary>
+    /// <param name="pixels">One or more images' normalised pixels, <c>[batch, channels, height, width]</c>.</param>
+    /// <param name="options">What to compute and how to draw it; null for <see cref="ExplainOptions.Default"/>.</param>
+    /// <param name="cancellationToken">Stops the forward pass.</param>
+    /// <returns>One explanation per image, in order; the caller disposes them.</returns>
     /// <exception cref="ArgumentException">The length is not a multiple of one image's length.</exception>
     public IReadOnlyList<Explanation> ExplainPixels(ReadOnlySpan<float> pixels, ExplainOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -130,19 +205,73 @@ public sealed class VitExplainer : IDisposable
                 nameof(pixels));
         }
 
-        var copy = pixels.ToArray();
-        var makers = new List<Func<PreprocessedImage>>();
-        for (int i = 0; i < copy.Length / one; i++)
+        options = Resolve(options);
+        var results = new List<Explanation>(pixels.Length / one);
+        try
         {
-            int item = i;
-            makers.Add(() => FromPixels(copy.AsSpan(item * one, one).ToArray(), Config, $"pixels[{item}]"));
+            for (int start = 0; start < pixels.Length / one; start += Options.MaxBatchSize)
+            {
+                int batch = Math.Min(Options.MaxBatchSize, (pixels.Length / one) - start);
+                var pending = new List<(int Index, PreprocessedImage? Image)>(batch);
+                for (int i = start; i < start + batch; i++)
+                {
+                    pending.Add((i, FromPixels(pixels.Slice(i * one, one).ToArray(), Config, $"pixels[{i}]")));
+                }
+
+                results.AddRange(RunBatch(pending, options, cancellationToken));
+            }
+        }
+        catch
+        {
+            results.ForEach(r => r.Dispose());
+            throw;
         }
 
-        return Run(makers, options, null, cancellationToken);
+        return results;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _session.Dispose();
+    /// <summary>Releases the ONNX Runtime session, after any runs in flight finish.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _session.Dispose();
+        }
+    }
+
+    /// <summary>The load options, with <see cref="ExplainerOptions.ImageSize"/> passed on when it is set.</summary>
+    private static ModelLoadOptions LoadingOf(ExplainerOptions options) =>
+        options.ImageSize is { } size ? options.Loading with { ImageSize = size } : options.Loading;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private void CheckClassify(int topK)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
+        if (Config.NumClasses == 0)
+        {
+            throw new ModelFormatException($"model '{Source}' has no classifier (num_classes 0, e.g. a DINO backbone): it has attention maps but no classes; use Explain.");
+        }
+    }
+
+    private IReadOnlyList<Prediction> ClassifyPrepared(PreprocessedImage prepared, int topK, CancellationToken cancellationToken)
+    {
+        float[] logits = _session.RunLogits(prepared.Pixels, 1, cancellationToken);
+        return Predictions.TopK(logits, Config, topK);
+    }
+
+    /// <summary>The options to use, checked against this model before any image is read.</summary>
+    private ExplainOptions Resolve(ExplainOptions? options)
+    {
+        ThrowIfDisposed();
+        options ??= ExplainOptions.Default;
+        options.Validate(Config.NumLayers);
+        ArgumentNullException.ThrowIfNull(options.Rollout);
+        (options.Rollout with { PrefixTokens = Config.PrefixTokens })
+            .Validate(new AttentionShape(Config.NumLayers, 1, Config.NumHeads, Config.Tokens));
+        return options;
+    }
 
     /// <summary>A photo made by undoing the normalisation of a [C, H, W] tensor (first three channels as RGB).</summary>
     private static PreprocessedImage FromPixels(float[] pixels, VitConfig config, string name)
@@ -164,98 +293,5 @@ public sealed class VitExplainer : IDisposable
         }
 
         return new PreprocessedImage(name, photo, w, h, new SKRect(0, 0, w, h), pixels);
-    }
-
-    private List<Explanation> Run(
-        IReadOnlyList<Func<PreprocessedImage>> images, ExplainOptions? options, IProgress<int>? progress, CancellationToken cancellationToken)
-    {
-        options ??= ExplainOptions.Default;
-        options.Validate(Config.NumLayers);
-        var results = new List<Explanation>(images.Count);
-        int one = _session.InputLength;
-        try
-        {
-            for (int start = 0; start < images.Count; start += Options.MaxBatchSize)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int batch = Math.Min(Options.MaxBatchSize, images.Count - start);
-                var prepared = new List<PreprocessedImage>(batch);
-                try
-                {
-                    var pixels = new float[batch * one]; // [batch, channels, height, width]
-                    for (int i = 0; i < batch; i++)
-                    {
-                        var image = images[start + i]();
-                        prepared.Add(image);
-                        image.Pixels.CopyTo(pixels.AsSpan(i * one, one));
-                    }
-
-                    var output = _session.Run(pixels, batch, cancellationToken);
-                    for (int i = 0; i < batch; i++)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        results.Add(Build(prepared[i], output, i, options));
-                        prepared[i] = null!; // ownership of the photo moved to the explanation
-                    }
-                }
-                finally
-                {
-                    foreach (var p in prepared)
-                    {
-                        p?.Dispose();
-                    }
-                }
-
-                progress?.Report(start + batch);
-            }
-        }
-        catch
-        {
-            foreach (var r in results)
-            {
-                r.Dispose();
-            }
-
-            throw;
-        }
-
-        return results;
-    }
-
-    private Explanation Build(PreprocessedImage image, VitOutput output, int item, ExplainOptions options)
-    {
-        var config = Config;
-        var stack = output.Attentions;
-        var rolloutOptions = options.Rollout with { PrefixTokens = config.PrefixTokens, InputsAreSoftmax = true };
-        var engine = _engines.TryTake(out var e) ? e : new RolloutEngine();
-        try
-        {
-            // The class token's row, or for models without one the mean over every patch query (what their pooled
-            // output reads); register tokens are prefix tokens and never in the maps.
-            var readout = QueryReadout.For(config, rolloutOptions.QueryToken);
-            var maps = new AttentionMap[config.NumLayers];
-            for (int l = 0; l < maps.Length; l++)
-            {
-                maps[l] = readout.LayerMap(engine, stack, l, item, head: null);
-            }
-
-            float[] row = readout.RolloutRow(engine, stack, item, rolloutOptions);
-            var rollout = new AttentionMap(config.GridHeight, config.GridWidth, row.AsSpan(config.PrefixTokens));
-            var photoSize = new SKSizeI(image.Photo.Width, image.Photo.Height);
-            var seen = SKRectI.Round(image.Crop);
-            var focus = options.RegionOfInterest is { } roi
-                ? LayerFocus.Rank(maps, roi, photoSize, seen, Math.Min(options.FocusedTop, maps.Length))
-                : LayerFocus.Rank(maps, Math.Min(options.FocusedTop, maps.Length));
-            var layers = maps.Select((m, l) => new LayerAttention(l + 1, m, focus.Scores[l])).ToArray();
-            // A model without a classifier (DINO) explains attention only: no probabilities, no predictions.
-            var logits = config.NumClasses > 0 ? output.LogitsOf(item) : [];
-            float[] probabilities = config.NumClasses > 0 ? Predictions.Softmax(logits) : [];
-            IReadOnlyList<Prediction> top = config.NumClasses > 0 ? Predictions.TopKOfProbabilities(probabilities, config, options.TopK) : [];
-            return new Explanation(image.Source, config, options, top, probabilities, layers, rollout, row, focus, image.Photo, seen, stack, item);
-        }
-        finally
-        {
-            _engines.Add(engine);
-        }
     }
 }

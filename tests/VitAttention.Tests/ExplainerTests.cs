@@ -61,7 +61,7 @@ public class ExplainerTests
             for (int l = 0; l < 3; l++)
             {
                 Assert.That(e.Layers[l].Layer, Is.EqualTo(l + 1));
-                Assert.That(e.Layers[l].ClsMap.Values.ToArray(), Is.EqualTo(Row(expected.ReadFloat64($"layer_cls_mean.{l}"), b, 16)).Within(1e-5),
+                Assert.That(e.Layers[l].Map.Values.ToArray(), Is.EqualTo(Row(expected.ReadFloat64($"layer_cls_mean.{l}"), b, 16)).Within(1e-5),
                     $"layer {l + 1}, item {b}");
             }
 
@@ -100,12 +100,12 @@ public class ExplainerTests
         for (int l = 0; l < 3; l++)
         {
             Assert.That(layers[l].GetProperty("layer").GetInt32(), Is.EqualTo(l + 1));
-            double[] map = layers[l].GetProperty("clsMap").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            double[] map = layers[l].GetProperty("map").EnumerateArray().Select(v => v.GetDouble()).ToArray();
             Assert.That(map, Is.EqualTo(Row(expected.ReadFloat64($"layer_cls_mean.{l}"), 1, 16)).Within(1e-5));
             Assert.That(layers[l].GetProperty("focus").GetDouble(), Is.EqualTo(e.Focus.Scores[l]));
         }
 
-        double[] rollout = root.GetProperty("rollout").GetProperty("clsMap").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        double[] rollout = root.GetProperty("rollout").GetProperty("map").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.That(rollout, Is.EqualTo(Row(expected.ReadFloat64("rollout_mean_cls"), 1, 16)).Within(1e-5));
         Assert.That(root.GetProperty("focusedLayers").EnumerateArray().Select(v => v.GetInt32()), Is.EqualTo(e.FocusedLayers));
         Assert.That(root.GetProperty("model").GetProperty("grid").EnumerateArray().Select(v => v.GetInt32()), Is.EqualTo(new[] { 4, 4 }));
@@ -132,7 +132,7 @@ public class ExplainerTests
         var sequential = images.Select(i =>
         {
             using var e = explainer.Explain(FixturePaths.Image(i));
-            return (e.Rollout.ToArray(), e.Layers.SelectMany(l => l.ClsMap.ToArray()).ToArray(), e.Probabilities.ToArray());
+            return (e.Rollout.ToArray(), e.Layers.SelectMany(l => l.Map.ToArray()).ToArray(), e.Probabilities.ToArray());
         }).ToArray();
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
         Parallel.For(0, 64, new ParallelOptions { MaxDegreeOfParallelism = 8 }, k =>
@@ -140,7 +140,7 @@ public class ExplainerTests
             int i = k % images.Length;
             using var e = explainer.Explain(FixturePaths.Image(images[i]));
             if (!e.Rollout.Values.SequenceEqual(sequential[i].Item1)
-                || !e.Layers.SelectMany(l => l.ClsMap.ToArray()).SequenceEqual(sequential[i].Item2)
+                || !e.Layers.SelectMany(l => l.Map.ToArray()).SequenceEqual(sequential[i].Item2)
                 || !e.Probabilities.SequenceEqual(sequential[i].Item3))
             {
                 failures.Add($"call {k} ({images[i]}) differed");
@@ -154,9 +154,8 @@ public class ExplainerTests
     {
         string[] images = new[] { "chelsea.png", "coffee.png", "astronaut.png" }.Select(FixturePaths.Image).ToArray();
         using var batched = VitExplainer.Load(FixturePaths.HfFolder, ExplainerOptions.Default with { MaxBatchSize = 2 });
-        var progress = new List<int>();
-        var many = batched.ExplainMany(images, null, new SyncProgress(progress.Add));
-        Assert.That(progress, Is.EqualTo(new[] { 2, 3 }));
+        var many = batched.ExplainMany(images).ToList();
+        Assert.That(many.Select(e => e.Source), Is.EqualTo(images));
         for (int i = 0; i < images.Length; i++)
         {
             using var single = For("tiny-vit-hf").Explain(images[i]);
@@ -218,7 +217,7 @@ public class ExplainerTests
         // column 0 fully, (225 − 112.75) / 112.75 of column 1, and nothing of columns 2 and 3; rows fully.
         for (int l = 0; l < 3; l++)
         {
-            var map = e.Layers[l].ClsMap;
+            var map = e.Layers[l].Map;
             double inside = 0, total = 0;
             for (int r = 0; r < 4; r++)
             {
@@ -317,10 +316,5 @@ public class ExplainerTests
         Assert.That(doc.RootElement.GetProperty("predictions").GetArrayLength(), Is.EqualTo(0));
         var ex = Assert.Throws<ModelFormatException>(() => explainer.Classify(FixturePaths.Image("coffee.png")));
         Assert.That(ex!.Message, Does.Contain("dino-like").And.Contain("no classifier"));
-    }
-
-    private sealed class SyncProgress(Action<int> report) : IProgress<int>
-    {
-        public void Report(int value) => report(value);
     }
 }

@@ -73,7 +73,7 @@ public class FamilyExplainerTests
             for (int l = 0; l < config.NumLayers; l++)
             {
                 double[] want = MeanRows(expected.ReadFloat64($"attentions.{l}"), b, config.NumHeads, t, 0, t - 1);
-                Assert.That(e.Layers[l].ClsMap.Values.ToArray(), Is.EqualTo(want).Within(1e-5), $"layer {l + 1}, item {b}");
+                Assert.That(e.Layers[l].Map.Values.ToArray(), Is.EqualTo(want).Within(1e-5), $"layer {l + 1}, item {b}");
                 double[] query0 = MeanRows(expected.ReadFloat64($"attentions.{l}"), b, config.NumHeads, t, 0, 0);
                 Assert.That(want.Zip(query0, (x, y) => Math.Abs(x - y)).Max(), Is.GreaterThan(1e-3), "the mean differs from the top-left patch's row");
             }
@@ -116,7 +116,7 @@ public class FamilyExplainerTests
             double[] cls = MeanRows(expected.ReadFloat64($"attentions.{l}"), 1, config.NumHeads, t, 0, 0);
             double share = cls[1] + cls[2] + cls[3] + cls[4]; // tokens: CLS, 4 registers, 16 patches
             Assert.That(layers[l].GetProperty("registerShare").GetDouble(), Is.EqualTo(share).Within(1e-5), $"layer {l + 1}");
-            double[] map = layers[l].GetProperty("clsMap").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            double[] map = layers[l].GetProperty("map").EnumerateArray().Select(v => v.GetDouble()).ToArray();
             Assert.That(map, Is.EqualTo(cls[5..]).Within(1e-5), "the map is the patches' columns only");
             Assert.That(share, Is.GreaterThan(0.01), "the registers take a visible share, so the check discriminates");
         }
@@ -143,9 +143,12 @@ public class FamilyExplainerTests
         using var e = explainer.ExplainPixels(expected.ReadFloat32("at70.pixel_values"))[0];
 
         double[] cls = MeanRows(expected.ReadFloat64("at70.attentions.1"), 0, explainer.Config.NumHeads, 26, 0, 0);
-        Assert.That(e.Layers[1].ClsMap.Values.ToArray(), Is.EqualTo(cls[1..]).Within(1e-5));
-        Assert.That(File.Exists(Path.Combine(t.Folder, "model.attn.70.onnx")), Is.True, "cached under its own size");
-        Assert.That(File.Exists(Path.Combine(t.Folder, "model.attn.onnx")), Is.False);
+        Assert.That(e.Layers[1].Map.Values.ToArray(), Is.EqualTo(cls[1..]).Within(1e-5));
+        // Cached in the library's own cache under its own size, never in the checkpoint folder.
+        string cacheFolder = Path.Combine(TestEnvironment.CacheFolder, PreparedModelCache.LocalSlot(t.Folder));
+        Assert.That(File.Exists(Path.Combine(cacheFolder, "model.attn.70.onnx")), Is.True, "cached under its own size");
+        Assert.That(File.Exists(Path.Combine(cacheFolder, "model.attn.onnx")), Is.False);
+        Assert.That(Directory.GetFiles(t.Folder, "*.onnx"), Is.Empty);
 
         // The preprocessing follows: timm's crop_pct 1.0 at 70 resizes the short side to 70.
         Assert.That(ImagePreprocessor.PlanFor(explainer.Config, 100, 80), Is.EqualTo(new ImagePreprocessor.Plan(87, 70, 8, 0)));

@@ -113,15 +113,64 @@ public partial class ReadMeTests
         var options = ExplainOptions.Default with
         {
             Layers = [1, 2, 4],                                                 // one-based, as in every figure
-            RegionOfInterest = RegionOfInterest.FromRectangle(100, 40, 220, 220),   // focus = share of CLS attention inside
+            RegionOfInterest = RegionOfInterest.FromRectangle(100, 40, 220, 220),   // focus = share of attention inside
             Rollout = RolloutOptions.Default with { Fusion = HeadFusion.Max, DiscardRatio = 0.9f },
         };
-        using var cat = explainer.Explain("chelsea.png", options);
-        float[] finalLayer = cat.Layers[^1].ClsMap.ToArray();                  // row-major over the patch grid
+        using var cat = explainer.Explain("chelsea.png", options);             // or bytes, a Stream, an SKBitmap
+        float[] finalLayer = cat.Layers[^1].Map.ToArray();                     // row-major over the patch grid
         float[] rollout = cat.Rollout.ToArray();
         IReadOnlyList<int> focused = cat.FocusedLayers;                        // most focused first
         File.WriteAllText("chelsea.json", cat.ToJson(indented: true));
         return (finalLayer, rollout, focused);
+    }
+
+    [Test]
+    public async Task StreamingSample_DemoModel_WritesEachImageAndReportsTheMissingOne()
+    {
+        string work = FixturePaths.NewTempFolder();
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(work, "models", "demo-vit-tiny"));
+            foreach (string f in new[] { "config.json", "preprocessor_config.json", "model.safetensors" })
+            {
+                File.Copy(Path.Combine(DemoModel, f), Path.Combine(work, "models", "demo-vit-tiny", f));
+            }
+
+            File.Copy(FixturePaths.Image("chelsea.png"), Path.Combine(work, "chelsea.png"));
+            File.Copy(FixturePaths.Image("coffee.png"), Path.Combine(work, "coffee.png"));
+            Environment.CurrentDirectory = work;
+
+            var failures = await StreamingSample();
+
+            Assert.That(File.Exists(Path.Combine(work, "out", "chelsea.json")), Is.True);
+            Assert.That(File.Exists(Path.Combine(work, "out", "coffee.rollout.png")), Is.True);
+            Assert.That(failures.Single().Source, Is.EqualTo("missing.png"));
+            Assert.That(failures[0].Error, Is.InstanceOf<FileNotFoundException>());
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<List<ExplainFailure>> StreamingSample()
+    {
+        await using var photos = File.OpenRead("coffee.png");
+        using var explainer = await AttentionRollout.LoadAsync("models/demo-vit-tiny");
+        using var coffee = await explainer.ExplainAsync(ImageInput.FromStream(photos, "coffee.png"));
+        var failures = new List<ExplainFailure>();
+        await foreach (var e in explainer.ExplainManyAsync(["chelsea.png", "missing.png", "coffee.png"], onFailure: failures.Add))
+        {
+            using (e)
+            {
+                e.SaveFigures("out/");                                          // written as each image is done
+            }
+        }
+
+        Console.WriteLine($"{failures.Count} failed: {failures[0].Source}: {failures[0].Error.Message}");
+        return failures;
     }
 
     /// <summary>Lines trimmed, blank lines and <c>using</c> directives dropped, joined by newlines.</summary>

@@ -26,6 +26,8 @@ public sealed class LayerFocusResult
     public RegionOfInterest? Region { get; }
 
     /// <summary>The score of a layer by its one-based number.</summary>
+    /// <param name="layerNumber">The layer number, 1 to the layer count.</param>
+    /// <returns>The layer's focus score.</returns>
     /// <exception cref="ArgumentOutOfRangeException">There is no such layer.</exception>
     public double ScoreOf(int layerNumber)
     {
@@ -38,6 +40,8 @@ public sealed class LayerFocusResult
     }
 
     /// <summary>The score as a short label: "41.2% in region" or "concentration 0.213".</summary>
+    /// <param name="layerNumber">The layer number, 1 to the layer count.</param>
+    /// <returns>The label.</returns>
     public string Describe(int layerNumber)
     {
         double s = ScoreOf(layerNumber);

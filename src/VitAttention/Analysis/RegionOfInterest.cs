@@ -30,6 +30,8 @@ public sealed class RegionOfInterest
     public SKSizeI MaskSize { get; }
 
     /// <summary>A rectangular region in photo pixels (left and top inclusive, right and bottom exclusive).</summary>
+    /// <param name="rectangle">The rectangle in photo pixels.</param>
+    /// <returns>The region.</returns>
     /// <exception cref="ArgumentException">The rectangle is empty.</exception>
     public static RegionOfInterest FromRectangle(SKRectI rectangle)
     {
@@ -44,6 +46,11 @@ public sealed class RegionOfInterest
     }
 
     /// <summary>A rectangular region from its left, top, width and height in photo pixels.</summary>
+    /// <param name="left">Left edge, inclusive.</param>
+    /// <param name="top">Top edge, inclusive.</param>
+    /// <param name="width">Width in pixels.</param>
+    /// <param name="height">Height in pixels.</param>
+    /// <returns>The region.</returns>
     /// <exception cref="ArgumentException">The rectangle is empty.</exception>
     public static RegionOfInterest FromRectangle(int left, int top, int width, int height) =>
         FromRectangle(SKRectI.Create(left, top, width, height));
@@ -53,10 +60,12 @@ public sealed class RegionOfInterest
     /// ((R + G + B) / 3 / 255) times its opacity, so white is inside, black or transparent outside, grey partly
     /// inside. The mask is read once; the bitmap may be disposed afterwards.
     /// </summary>
+    /// <param name="mask">The mask, the photo's size (the caller keeps and disposes it).</param>
+    /// <returns>The region.</returns>
     /// <exception cref="ArgumentException">The mask is empty or every pixel has weight 0.</exception>
     public static RegionOfInterest FromMask(SKBitmap mask)
     {
-        ArgumentNullException.ThrowIfNull(mask);
+        Rendering.SkiaGuard.ThrowIfDisposed(mask, nameof(mask));
         if (mask.Width <= 0 || mask.Height <= 0)
         {
             throw new ArgumentException($"The mask image is empty ({mask.Width}×{mask.Height}).", nameof(mask));
@@ -217,6 +226,8 @@ public sealed class RegionOfInterest
     }
 
     /// <summary>Throws when the region does not fit the photo.</summary>
+    /// <param name="photoSize">The photo's size in pixels.</param>
+    /// <param name="seenRegion">The rectangle of the photo the model saw.</param>
     /// <exception cref="ArgumentException">The message gives the region and the photo size.</exception>
     public void Validate(SKSizeI photoSize, SKRectI seenRegion)
     {

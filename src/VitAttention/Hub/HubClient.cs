@@ -109,7 +109,7 @@ internal sealed class HubClient : IDisposable
         ModelId id, string filename, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ValidateFilename(filename, nameof(filename));
-        var result = await ResolveFileAsync(id, filename, optional: false, progress, cancellationToken).ConfigureAwait(false);
+        var result = await ResolveFileCore(true, id, filename, optional: false, progress, cancellationToken).ConfigureAwait(false);
         return result.Path!;
     }
 
@@ -128,12 +128,45 @@ internal sealed class HubClient : IDisposable
     /// <exception cref="ArgumentException">No required file, or a file name is not a relative '/'-separated name.</exception>
     /// <exception cref="ModelHubException">As <see cref="DownloadFileAsync"/>, for any required file or an optional file that exists but fails.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<string> ResolveSnapshotAsync(
+    public Task<string> ResolveSnapshotAsync(
         ModelId id,
         IReadOnlyList<string> requiredFiles,
         IReadOnlyList<string>? optionalFiles = null,
         IProgress<DownloadProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        ResolveSnapshotCore(true, id, requiredFiles, optionalFiles, progress, cancellationToken).AsTask();
+
+    /// <summary>
+    /// <see cref="ResolveSnapshotAsync"/> on the calling thread, with synchronous requests and file writes (no
+    /// asynchronous operation is started and waited for).
+    /// </summary>
+    /// <param name="id">The repository and revision.</param>
+    /// <param name="requiredFiles">Files that must exist; at least one.</param>
+    /// <param name="optionalFiles">Files that are used when they exist.</param>
+    /// <param name="progress">Receives download progress for each file; may be null.</param>
+    /// <param name="cancellationToken">Cancels the requests or downloads; partial downloads are kept for the next call.</param>
+    /// <returns>The folder <c>snapshots/{commit}</c> holding the files.</returns>
+    /// <exception cref="ModelHubException">As <see cref="DownloadFileAsync"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public string ResolveSnapshot(
+        ModelId id,
+        IReadOnlyList<string> requiredFiles,
+        IReadOnlyList<string>? optionalFiles = null,
+        IProgress<DownloadProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        Completed(ResolveSnapshotCore(false, id, requiredFiles, optionalFiles, progress, cancellationToken));
+
+    /// <summary>
+    /// The one implementation of both: with <paramref name="useAsync"/> false every operation is synchronous, so the
+    /// returned task has completed by the time the method returns.
+    /// </summary>
+    private async ValueTask<string> ResolveSnapshotCore(
+        bool useAsync,
+        ModelId id,
+        IReadOnlyList<string> requiredFiles,
+        IReadOnlyList<string>? optionalFiles,
+        IProgress<DownloadProgress>? progress,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requiredFiles);
         optionalFiles ??= [];
@@ -152,16 +185,16 @@ internal sealed class HubClient : IDisposable
             ValidateFilename(file, nameof(optionalFiles));
         }
 
-        var first = await ResolveFileAsync(id, requiredFiles[0], optional: false, progress, cancellationToken).ConfigureAwait(false);
+        var first = await ResolveFileCore(useAsync, id, requiredFiles[0], optional: false, progress, cancellationToken).ConfigureAwait(false);
         ModelId pinned = id.WithRevision(first.Commit);
         for (int i = 1; i < requiredFiles.Count; i++)
         {
-            await ResolveFileAsync(pinned, requiredFiles[i], optional: false, progress, cancellationToken).ConfigureAwait(false);
+            await ResolveFileCore(useAsync, pinned, requiredFiles[i], optional: false, progress, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (string file in optionalFiles)
         {
-            await ResolveFileAsync(pinned, file, optional: true, progress, cancellationToken).ConfigureAwait(false);
+            await ResolveFileCore(useAsync, pinned, file, optional: true, progress, cancellationToken).ConfigureAwait(false);
         }
 
         return new HubCacheLayout(Options.CacheDirectory, id).SnapshotDirectory(first.Commit);
@@ -186,8 +219,24 @@ internal sealed class HubClient : IDisposable
     public Task<string> ResolveVitSnapshotAsync(ModelId id, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default) =>
         ResolveSnapshotAsync(id, VitRequiredFiles, VitOptionalFiles, progress, cancellationToken);
 
+    /// <summary><see cref="ResolveVitSnapshotAsync"/> on the calling thread, with synchronous requests.</summary>
+    /// <param name="id">The repository and revision.</param>
+    /// <param name="progress">Receives download progress for each file; may be null.</param>
+    /// <param name="cancellationToken">Cancels the requests or downloads; partial downloads are kept for the next call.</param>
+    /// <returns>The folder <c>snapshots/{commit}</c> holding the files.</returns>
+    /// <exception cref="ModelHubException">As <see cref="DownloadFileAsync"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public string ResolveVitSnapshot(ModelId id, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ResolveSnapshot(id, VitRequiredFiles, VitOptionalFiles, progress, cancellationToken);
+
     /// <summary>Releases the HTTP connections (and the handler when the client created it).</summary>
     public void Dispose() => _http.Dispose();
+
+    /// <summary>The result of a synchronous run of a dual-mode method, which has completed by construction.</summary>
+    private static T Completed<T>(ValueTask<T> task) =>
+        task.IsCompleted
+            ? task.Result // completed: returns the value or throws the original exception, without blocking
+            : throw new InvalidOperationException("internal error: the synchronous download path started asynchronous work.");
 
     /// <summary>The file's snapshot path (null: an optional file the hub does not have) and the commit it belongs to.</summary>
     private readonly record struct FileResult(string? Path, string Commit);
@@ -195,8 +244,8 @@ internal sealed class HubClient : IDisposable
     /// <summary>What the HEAD request told about a file.</summary>
     private sealed record FileMetadata(string Commit, string Etag, long? Size, Uri DownloadUrl);
 
-    private async Task<FileResult> ResolveFileAsync(
-        ModelId id, string filename, bool optional, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    private async ValueTask<FileResult> ResolveFileCore(
+        bool useAsync, ModelId id, string filename, bool optional, IProgress<DownloadProgress>? progress, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var layout = new HubCacheLayout(Options.CacheDirectory, id);
@@ -214,7 +263,7 @@ internal sealed class HubClient : IDisposable
         FileMetadata? meta;
         try
         {
-            meta = await GetMetadataAsync(url, id, filename, optional, ct).ConfigureAwait(false);
+            meta = await GetMetadataCore(useAsync, url, id, filename, optional, ct).ConfigureAwait(false);
         }
         catch (HubUnreachableException ex)
         {
@@ -253,7 +302,7 @@ internal sealed class HubClient : IDisposable
 
         try
         {
-            return await StoreAsync(id, filename, meta, layout, progress, ct).ConfigureAwait(false);
+            return await StoreCore(useAsync, id, filename, meta, layout, progress, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException || (ex is IOException && ex is not HttpIOException))
         {
@@ -265,8 +314,8 @@ internal sealed class HubClient : IDisposable
     }
 
     /// <summary>Records the ref, downloads the blob unless the cache has it (under the blob's lock), links the snapshot.</summary>
-    private async Task<FileResult> StoreAsync(
-        ModelId id, string filename, FileMetadata meta, HubCacheLayout layout, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    private async ValueTask<FileResult> StoreCore(
+        bool useAsync, ModelId id, string filename, FileMetadata meta, HubCacheLayout layout, IProgress<DownloadProgress>? progress, CancellationToken ct)
     {
         if (!string.Equals(id.Revision, meta.Commit, StringComparison.Ordinal))
         {
@@ -281,10 +330,10 @@ internal sealed class HubClient : IDisposable
         string blob = layout.BlobPath(meta.Etag);
         if (!HubCacheLayout.ResolvesToFile(blob))
         {
-            using FileStream lockFile = await AcquireLockAsync(layout.LockPath(meta.Etag), ct).ConfigureAwait(false);
+            using FileStream lockFile = await AcquireLockCore(useAsync, layout.LockPath(meta.Etag), ct).ConfigureAwait(false);
             if (!HubCacheLayout.ResolvesToFile(blob))
             {
-                await DownloadBlobAsync(id, filename, meta, layout, progress, ct).ConfigureAwait(false);
+                await DownloadBlobCore(useAsync, id, filename, meta, layout, progress, ct).ConfigureAwait(false);
             }
         }
 
@@ -324,12 +373,12 @@ internal sealed class HubClient : IDisposable
     }
 
     /// <summary>HEAD the resolve URL. Null: 404 on an optional file. Throws <see cref="HubUnreachableException"/> when no answer came.</summary>
-    private async Task<FileMetadata?> GetMetadataAsync(Uri url, ModelId id, string filename, bool optional, CancellationToken ct)
+    private async ValueTask<FileMetadata?> GetMetadataCore(bool useAsync, Uri url, ModelId id, string filename, bool optional, CancellationToken ct)
     {
         Uri current = url;
         for (int hop = 0; hop <= MaxRedirects; hop++)
         {
-            using HttpResponseMessage response = await SendForHeadersAsync(HttpMethod.Head, current, rangeFrom: null, id, filename, ct).ConfigureAwait(false);
+            using HttpResponseMessage response = await SendForHeadersCore(useAsync, HttpMethod.Head, current, rangeFrom: null, id, filename, ct).ConfigureAwait(false);
             int status = (int)response.StatusCode;
             if (IsRedirect(response) && response.Headers.Location is { } location)
             {
@@ -415,8 +464,8 @@ internal sealed class HubClient : IDisposable
         return text.Trim('"');
     }
 
-    private async Task DownloadBlobAsync(
-        ModelId id, string filename, FileMetadata meta, HubCacheLayout layout, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    private async ValueTask DownloadBlobCore(
+        bool useAsync, ModelId id, string filename, FileMetadata meta, HubCacheLayout layout, IProgress<DownloadProgress>? progress, CancellationToken ct)
     {
         string incomplete = layout.IncompletePath(meta.Etag);
         string blob = layout.BlobPath(meta.Etag);
@@ -436,7 +485,7 @@ internal sealed class HubClient : IDisposable
             bool reusedBytes = existing > 0;
             if (!(meta.Size is long complete && existing == complete && existing > 0))
             {
-                reusedBytes = await FetchAsync(id, filename, meta, incomplete, existing, reporter, ct).ConfigureAwait(false);
+                reusedBytes = await FetchCore(useAsync, id, filename, meta, incomplete, existing, reporter, ct).ConfigureAwait(false);
             }
 
             long actualSize = new FileInfo(incomplete).Length;
@@ -478,10 +527,10 @@ internal sealed class HubClient : IDisposable
     /// GETs the file into <paramref name="incomplete"/>, continuing after <paramref name="existing"/> bytes when the
     /// server honours Range. Returns whether bytes from an earlier run were kept.
     /// </summary>
-    private async Task<bool> FetchAsync(
-        ModelId id, string filename, FileMetadata meta, string incomplete, long existing, ProgressReporter reporter, CancellationToken ct)
+    private async ValueTask<bool> FetchCore(
+        bool useAsync, ModelId id, string filename, FileMetadata meta, string incomplete, long existing, ProgressReporter reporter, CancellationToken ct)
     {
-        HttpResponseMessage response = await GetFollowingRedirectsAsync(meta.DownloadUrl, existing > 0 ? existing : null, id, filename, ct).ConfigureAwait(false);
+        HttpResponseMessage response = await GetFollowingRedirectsCore(useAsync, meta.DownloadUrl, existing > 0 ? existing : null, id, filename, ct).ConfigureAwait(false);
         using (response)
         {
             long offset = 0;
@@ -495,7 +544,7 @@ internal sealed class HubClient : IDisposable
                 // The kept bytes do not fit what the server has (or it answered another range): start from zero.
                 response.Dispose();
                 AtomicFile.TryDelete(incomplete);
-                return await FetchAsync(id, filename, meta, incomplete, 0, reporter, ct).ConfigureAwait(false);
+                return await FetchCore(useAsync, id, filename, meta, incomplete, 0, reporter, ct).ConfigureAwait(false);
             }
             else if (partial)
             {
@@ -524,7 +573,9 @@ internal sealed class HubClient : IDisposable
                 try
                 {
                     timeout.CancelAfter(Options.HttpTimeout);
-                    body = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+                    body = useAsync
+                        ? await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false)
+                        : response.Content.ReadAsStream(timeout.Token);
                 }
                 catch (Exception ex) when (IsNetworkFailure(ex, ct))
                 {
@@ -532,7 +583,12 @@ internal sealed class HubClient : IDisposable
                     throw Interrupted(id, filename, received, total, incomplete, ex);
                 }
 
-                await using (body.ConfigureAwait(false))
+                // A synchronous read cannot take a token: the timeout (or the caller's cancellation) closes the body,
+                // which ends a blocked read with an exception that is mapped below.
+                using CancellationTokenRegistration closeOnTimeout = useAsync
+                    ? default
+                    : timeout.Token.Register(static b => ((Stream)b!).Dispose(), body);
+                try
                 {
                     while (true)
                     {
@@ -540,7 +596,15 @@ internal sealed class HubClient : IDisposable
                         try
                         {
                             timeout.CancelAfter(Options.HttpTimeout);
-                            read = await body.ReadAsync(buffer.AsMemory(0, BufferBytes), timeout.Token).ConfigureAwait(false);
+                            read = useAsync
+                                ? await body.ReadAsync(buffer.AsMemory(0, BufferBytes), timeout.Token).ConfigureAwait(false)
+                                : body.Read(buffer, 0, BufferBytes);
+                        }
+                        catch (Exception ex) when (!useAsync && timeout.IsCancellationRequested)
+                        {
+                            file.Flush(flushToDisk: true);
+                            ct.ThrowIfCancellationRequested();
+                            throw Interrupted(id, filename, received, total, incomplete, new OperationCanceledException("no data within the timeout", ex));
                         }
                         catch (Exception ex) when (IsNetworkFailure(ex, ct))
                         {
@@ -564,9 +628,28 @@ internal sealed class HubClient : IDisposable
                                   "the partial file was deleted. Raise the limit if the file is expected to be that large.");
                         }
 
-                        await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                        if (useAsync)
+                        {
+                            await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            file.Write(buffer, 0, read);
+                        }
+
                         received += read;
                         reporter.Report(received);
+                    }
+                }
+                finally
+                {
+                    if (useAsync)
+                    {
+                        await body.DisposeAsync().ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        body.Dispose();
                     }
                 }
 
@@ -581,12 +664,12 @@ internal sealed class HubClient : IDisposable
         }
     }
 
-    private async Task<HttpResponseMessage> GetFollowingRedirectsAsync(Uri url, long? rangeFrom, ModelId id, string filename, CancellationToken ct)
+    private async ValueTask<HttpResponseMessage> GetFollowingRedirectsCore(bool useAsync, Uri url, long? rangeFrom, ModelId id, string filename, CancellationToken ct)
     {
         Uri current = url;
         for (int hop = 0; hop <= MaxRedirects; hop++)
         {
-            HttpResponseMessage response = await SendForHeadersAsync(HttpMethod.Get, current, rangeFrom, id, filename, ct, throwInterrupted: true).ConfigureAwait(false);
+            HttpResponseMessage response = await SendForHeadersCore(useAsync, HttpMethod.Get, current, rangeFrom, id, filename, ct, throwInterrupted: true).ConfigureAwait(false);
             if (IsRedirect(response) && response.Headers.Location is { } location)
             {
                 current = location.IsAbsoluteUri ? location : new Uri(current, location);
@@ -601,8 +684,8 @@ internal sealed class HubClient : IDisposable
     }
 
     /// <summary>Sends a request and waits for the response headers, at most <see cref="HubOptions.HttpTimeout"/>.</summary>
-    private async Task<HttpResponseMessage> SendForHeadersAsync(
-        HttpMethod method, Uri url, long? rangeFrom, ModelId id, string filename, CancellationToken ct, bool throwInterrupted = false)
+    private async ValueTask<HttpResponseMessage> SendForHeadersCore(
+        bool useAsync, HttpMethod method, Uri url, long? rangeFrom, ModelId id, string filename, CancellationToken ct, bool throwInterrupted = false)
     {
         using var request = new HttpRequestMessage(method, url);
         request.Headers.UserAgent.ParseAdd(Options.UserAgent);
@@ -622,7 +705,9 @@ internal sealed class HubClient : IDisposable
         timeout.CancelAfter(Options.HttpTimeout);
         try
         {
-            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            return useAsync
+                ? await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false)
+                : _http.Send(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         }
         catch (Exception ex) when (IsNetworkFailure(ex, ct))
         {
@@ -678,7 +763,7 @@ internal sealed class HubClient : IDisposable
             _ => false,
         };
 
-    private static async Task<FileStream> AcquireLockAsync(string lockPath, CancellationToken ct)
+    private static async ValueTask<FileStream> AcquireLockCore(bool useAsync, string lockPath, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
         while (true)
@@ -692,7 +777,14 @@ internal sealed class HubClient : IDisposable
             }
             catch (IOException) when (File.Exists(lockPath))
             {
-                await Task.Delay(LockPollInterval, ct).ConfigureAwait(false);
+                if (useAsync)
+                {
+                    await Task.Delay(LockPollInterval, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    ct.WaitHandle.WaitOne(LockPollInterval);
+                }
             }
         }
     }

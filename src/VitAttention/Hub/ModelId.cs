@@ -15,8 +15,8 @@ namespace VitAttention.Hub;
 /// <para>
 /// A model argument can be a local path or an id. <see cref="TryParse"/> rejects anything that starts with
 /// <c>.</c>, <c>/</c> or <c>~</c> or that has more or fewer than one <c>/</c> before the <c>@</c>, but
-/// <c>models/vit</c> is both a valid id and a plausible relative path: callers check that no such file or folder
-/// exists before treating the text as an id.
+/// <c>models/vit</c> is both a valid id and a plausible relative path: the model loader treats it as a path when
+/// <c>models/</c> exists here, and never sends anything that looks like a path to the hub.
 /// </para>
 /// </remarks>
 /// <param name="Owner">The user or organisation, for example <c>google</c>.</param>
@@ -94,19 +94,6 @@ public readonly record struct ModelId(string Owner, string Name, string Revision
 
         id = new ModelId(owner, name, revision);
         return true;
-    }
-
-    /// <summary>
-    /// Reads a model argument that may be a local path or an id: true only when no file or folder named
-    /// <paramref name="text"/> exists (relative to the current folder) and the text parses as an id.
-    /// </summary>
-    /// <param name="text">A model argument as a user typed it (API or <c>--model</c>).</param>
-    /// <param name="id">The id when the result is true, otherwise <c>default</c>.</param>
-    /// <returns>True when <paramref name="text"/> names a hub repository rather than a local path.</returns>
-    public static bool TryParseUnlessLocalPath([NotNullWhen(true)] string? text, out ModelId id)
-    {
-        id = default;
-        return !string.IsNullOrEmpty(text) && !File.Exists(text) && !Directory.Exists(text) && TryParse(text, out id);
     }
 
     /// <summary>The same repository at another revision.</summary>

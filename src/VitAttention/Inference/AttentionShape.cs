@@ -16,9 +16,13 @@ public readonly record struct AttentionShape(int Layers, int Batch, int Heads, i
     /// <summary>Floats in the whole stack.</summary>
     public long TotalLength => Layers * (long)Batch * LayerLength;
 
-    /// <summary>Offset of <c>[layer, item, head, 0, 0]</c> in the flat stack.</summary>
-    public long OffsetOf(int layer, int item, int head = 0) =>
-        ((((long)layer * Batch) + item) * Heads + head) * MatrixLength;
+    /// <summary>Offset of <c>[layerIndex, item, head, 0, 0]</c> in the flat stack.</summary>
+    /// <param name="layerIndex">Zero-based index of the layer: layer number − 1.</param>
+    /// <param name="item">The image's index in the batch.</param>
+    /// <param name="head">Zero-based head index.</param>
+    /// <returns>The offset in floats.</returns>
+    public long OffsetOf(int layerIndex, int item, int head = 0) =>
+        ((((long)layerIndex * Batch) + item) * Heads + head) * MatrixLength;
 
     /// <summary>Throws when a dimension is not positive.</summary>
     /// <exception cref="ArgumentException">A dimension is zero or negative.</exception>

@@ -9,6 +9,8 @@ public sealed class AttentionStack
     private readonly float[] _data; // [layer, batch, head, query, key]
 
     /// <summary>Wraps a buffer laid out <c>[layer, batch, head, query, key]</c>; the buffer is not copied.</summary>
+    /// <param name="shape">The stack's shape.</param>
+    /// <param name="data">The buffer, <see cref="AttentionShape.TotalLength"/> floats.</param>
     /// <exception cref="ArgumentException">The buffer length does not match the shape.</exception>
     public AttentionStack(AttentionShape shape, float[] data)
     {
@@ -27,14 +29,24 @@ public sealed class AttentionStack
     /// <summary>The stack's shape.</summary>
     public AttentionShape Shape { get; }
 
+    /// <summary>The buffer wrapped, for the session's pool.</summary>
+    internal float[] Buffer => _data;
+
     /// <summary>The whole stack, <c>[layer, batch, head, query, key]</c>.</summary>
     public ReadOnlySpan<float> Data => _data;
 
     /// <summary>One image's attention in one layer, <c>[head, query, key]</c>.</summary>
-    public ReadOnlySpan<float> Layer(int layer, int item) =>
-        _data.AsSpan((int)Shape.OffsetOf(layer, item), (int)Shape.LayerLength);
+    /// <param name="layerIndex">Zero-based index of the layer in the stack: layer number − 1.</param>
+    /// <param name="item">The image's index in the batch.</param>
+    /// <returns>A view of the stack, heads · tokens² floats.</returns>
+    public ReadOnlySpan<float> Layer(int layerIndex, int item) =>
+        _data.AsSpan((int)Shape.OffsetOf(layerIndex, item), (int)Shape.LayerLength);
 
     /// <summary>One head's attention matrix, <c>[query, key]</c>.</summary>
-    public ReadOnlySpan<float> Head(int layer, int item, int head) =>
-        _data.AsSpan((int)Shape.OffsetOf(layer, item, head), (int)Shape.MatrixLength);
+    /// <param name="layerIndex">Zero-based index of the layer in the stack: layer number − 1.</param>
+    /// <param name="item">The image's index in the batch.</param>
+    /// <param name="head">Zero-based head index.</param>
+    /// <returns>A view of the stack, tokens² floats.</returns>
+    public ReadOnlySpan<float> Head(int layerIndex, int item, int head) =>
+        _data.AsSpan((int)Shape.OffsetOf(layerIndex, item, head), (int)Shape.MatrixLength);
 }

@@ -23,22 +23,48 @@ internal static class ImageDecoder
             throw new FileNotFoundException($"Image file '{path}' does not exist.", path);
         }
 
-        if (file.Length > limits.MaxEncodedBytes)
-        {
-            throw TooManyBytes(path, file.Length.ToString(CultureInfo.InvariantCulture), limits);
-        }
-
-        byte[] bytes;
+        // A pooled buffer: the bytes are only needed while Skia copies them, and a fresh array per photo would leave
+        // large-object garbage behind on every image of a long run. The size is the opened file's (a symbolic link's
+        // own FileInfo.Length is the link's, not its target's).
+        FileStream stream;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         }
-        catch (IOException e)
+        catch (IOException e) when (e is not FileNotFoundException)
         {
             throw new InvalidImageException($"Image file '{path}' could not be read: {e.Message}", e);
         }
 
-        return DecodeBytes(bytes, path, limits);
+        using (stream)
+        {
+            long size = stream.Length;
+            if (size > limits.MaxEncodedBytes)
+            {
+                throw TooManyBytes(path, size.ToString(CultureInfo.InvariantCulture), limits);
+            }
+
+            int length = (int)size;
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+            try
+            {
+                int read;
+                try
+                {
+                    read = stream.ReadAtLeast(buffer.AsSpan(0, length), length, throwOnEndOfStream: false);
+                }
+                catch (IOException e)
+                {
+                    throw new InvalidImageException($"Image file '{path}' could not be read: {e.Message}", e);
+                }
+
+                return DecodeBytes(buffer.AsSpan(0, read), path, limits);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
     /// <summary>Decodes an image from a stream, reading at most <see cref="ImageLimits.MaxEncodedBytes"/> bytes.</summary>

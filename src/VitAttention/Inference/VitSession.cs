@@ -17,8 +17,10 @@ internal sealed class VitSession : IDisposable
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames; // logits (when the model classifies), then attentions.0 … attentions.{L−1}
+    private readonly string[] _logitsOnly;  // [logits], for Classify: ORT copies out nothing else
     private readonly bool _hasLogits;
     private readonly int _fixedBatch;       // the graph's batch dimension when fixed, else −1
+    private readonly AttentionBufferPool _buffers = new();
     private int _active;                    // runs in flight, so that Dispose waits for them
     private int _disposed;
 
@@ -39,7 +41,8 @@ internal sealed class VitSession : IDisposable
                 $"IntraOpThreads must be positive or null (ONNX Runtime's default), got {Options.IntraOpThreads}.", nameof(options));
         }
 
-        Model = model;
+        Source = model.Source;
+        InputName = model.InputName;
         Config = model.Config;
         Config.Validate(model.Source);
         (_session, ActualDevice) = CreateSession(model, Options);
@@ -59,6 +62,7 @@ internal sealed class VitSession : IDisposable
             }
 
             _outputNames = [.. outputs];
+            _logitsOnly = [PreparedModel.LogitsOutput];
             _fixedBatch = CheckGraph();
         }
         catch
@@ -68,10 +72,13 @@ internal sealed class VitSession : IDisposable
         }
     }
 
-    /// <summary>The model this session runs.</summary>
-    public PreparedModel Model { get; }
+    /// <summary>Where the model came from (a path or a hub id), for messages.</summary>
+    public string Source { get; }
 
-    /// <summary>The model's dimensions (shortcut for <c>Model.Config</c>).</summary>
+    /// <summary>Name of the graph's image input.</summary>
+    public string InputName { get; }
+
+    /// <summary>The model's dimensions.</summary>
     public VitConfig Config { get; }
 
     /// <summary>The options the session was created with.</summary>
@@ -97,12 +104,72 @@ internal sealed class VitSession : IDisposable
     /// <param name="pixels">The batch, <c>[batch, channels, height, width]</c> float32; read, never written.</param>
     /// <param name="batch">Images in <paramref name="pixels"/> (at least 1).</param>
     /// <param name="cancellationToken">Stops the run; ONNX Runtime is asked to terminate.</param>
-    /// <returns>Logits <c>[batch, classes]</c> and the attention stack <c>[layer, batch, head, query, key]</c>.</returns>
+    /// <returns>
+    /// Logits <c>[batch, classes]</c> and the attention stack <c>[layer, batch, head, query, key]</c>. The stack's buffer
+    /// comes from a small pool: dispose the output when done with it to hand the buffer to the next run.
+    /// </returns>
     /// <exception cref="ArgumentException">The batch is not positive or the length is not batch · <see cref="InputLength"/>.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled before or during the run.</exception>
     /// <exception cref="ModelFormatException">The graph's outputs do not have the shapes the config implies.</exception>
     /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
     public VitOutput Run(ReadOnlySpan<float> pixels, int batch, CancellationToken cancellationToken = default)
+    {
+        var shape = CheckRun(pixels, batch);
+        cancellationToken.ThrowIfCancellationRequested();
+        Enter();
+        float[]? attentions = null;
+        try
+        {
+            var logits = new float[batch * Config.NumClasses]; // [batch, classes]
+            attentions = _buffers.Rent(shape.TotalLength);    // [layer, batch, head, query, key]
+            RunGraph(pixels, batch, shape, logits, attentions, _outputNames, cancellationToken);
+            var output = new VitOutput(batch, Config.NumClasses, logits, new AttentionStack(shape, attentions), _buffers);
+            attentions = null;
+            return output;
+        }
+        finally
+        {
+            if (attentions is not null)
+            {
+                _buffers.Return(attentions);
+            }
+
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    /// <summary>
+    /// Runs the forward pass and fetches the logits only: ONNX Runtime copies out no attention and no attention
+    /// buffer is allocated (the classifier still needs every layer computed).
+    /// </summary>
+    /// <param name="pixels">The batch, <c>[batch, channels, height, width]</c> float32; read, never written.</param>
+    /// <param name="batch">Images in <paramref name="pixels"/> (at least 1).</param>
+    /// <param name="cancellationToken">Stops the run; ONNX Runtime is asked to terminate.</param>
+    /// <returns>The logits, <c>[batch, classes]</c>.</returns>
+    /// <exception cref="InvalidOperationException">The model has no classifier.</exception>
+    public float[] RunLogits(ReadOnlySpan<float> pixels, int batch, CancellationToken cancellationToken = default)
+    {
+        if (!_hasLogits)
+        {
+            throw new InvalidOperationException($"Model '{Source}' has no classifier, so it has no logits to run for.");
+        }
+
+        var shape = CheckRun(pixels, batch);
+        cancellationToken.ThrowIfCancellationRequested();
+        Enter();
+        try
+        {
+            var logits = new float[batch * Config.NumClasses]; // [batch, classes]
+            RunGraph(pixels, batch, shape, logits, null, _logitsOnly, cancellationToken);
+            return logits;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    private AttentionShape CheckRun(ReadOnlySpan<float> pixels, int batch)
     {
         if (batch < 1)
         {
@@ -120,7 +187,7 @@ internal sealed class VitSession : IDisposable
         if (_fixedBatch > 0 && batch != _fixedBatch)
         {
             throw new ArgumentException(
-                $"The model '{Model.Source}' has a fixed batch size of {_fixedBatch}; it cannot run a batch of {batch}. " +
+                $"The model '{Source}' has a fixed batch size of {_fixedBatch}; it cannot run a batch of {batch}. " +
                 "Export it with a dynamic batch dimension, or run batches of that size.", nameof(batch));
         }
 
@@ -132,19 +199,7 @@ internal sealed class VitSession : IDisposable
                 nameof(batch));
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        Enter();
-        try
-        {
-            var logits = new float[batch * Config.NumClasses]; // [batch, classes]
-            var attentions = new float[shape.TotalLength];    // [layer, batch, head, query, key]
-            RunGraph(pixels, batch, shape, logits, attentions, cancellationToken);
-            return new VitOutput(batch, Config.NumClasses, logits, new AttentionStack(shape, attentions));
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _active);
-        }
+        return shape;
     }
 
     /// <summary>Releases the ONNX Runtime session, after any runs in flight finish.</summary>
@@ -175,9 +230,9 @@ internal sealed class VitSession : IDisposable
     }
 
     private unsafe void RunGraph(ReadOnlySpan<float> pixels, int batch, AttentionShape shape, float[] logits,
-        float[] attentions, CancellationToken cancellationToken)
+        float[]? attentions, string[] outputNames, CancellationToken cancellationToken)
     {
-        var values = new List<OrtValue>(_outputNames.Length + 1);
+        var values = new List<OrtValue>(outputNames.Length + 1);
         try
         {
             fixed (float* input = pixels)
@@ -194,7 +249,7 @@ internal sealed class VitSession : IDisposable
 
                 long[] layerShape = [batch, Config.NumHeads, Config.Tokens, Config.Tokens];
                 int layerLength = checked((int)(batch * shape.LayerLength));
-                for (int l = 0; l < Config.NumLayers; l++)
+                for (int l = 0; attentions is not null && l < Config.NumLayers; l++)
                 {
                     // Layer l's [batch, head, query, key] block is contiguous in the [layer, ...] stack.
                     values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
@@ -207,7 +262,7 @@ internal sealed class VitSession : IDisposable
                     cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
                 try
                 {
-                    _session.Run(runOptions, _inputNames, [inputValue], _outputNames, values);
+                    _session.Run(runOptions, _inputNames, [inputValue], outputNames, values);
                 }
                 catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
                 {
@@ -216,7 +271,7 @@ internal sealed class VitSession : IDisposable
                 catch (OnnxRuntimeException e)
                 {
                     throw new ModelFormatException(
-                        $"Model '{Model.Source}' failed to run a batch of {batch}: expected outputs " +
+                        $"Model '{Source}' failed to run a batch of {batch}: expected outputs " +
                         $"{ShapeText(PreparedModel.LogitsOutput, [batch, Config.NumClasses])} and " +
                         $"{ShapeText("attentions.{l}", layerShape)} for l = 0..{Config.NumLayers - 1} (from its config). " +
                         $"ONNX Runtime said: {e.Message}", e);
@@ -235,14 +290,14 @@ internal sealed class VitSession : IDisposable
     /// <summary>Checks the graph's input and outputs against the config; returns the fixed batch size or −1.</summary>
     private int CheckGraph()
     {
-        string source = Model.Source;
-        if (!_session.InputMetadata.TryGetValue(Model.InputName, out NodeMetadata? input))
+        string source = Source;
+        if (!_session.InputMetadata.TryGetValue(InputName, out NodeMetadata? input))
         {
             throw new ModelFormatException(
-                $"Model '{source}' has no input named '{Model.InputName}'; its inputs are {string.Join(", ", _session.InputMetadata.Keys)}.");
+                $"Model '{source}' has no input named '{InputName}'; its inputs are {string.Join(", ", _session.InputMetadata.Keys)}.");
         }
 
-        CheckTensor(source, "input", Model.InputName, input, [Config.Channels, Config.ImageHeight, Config.ImageWidth]);
+        CheckTensor(source, "input", InputName, input, [Config.Channels, Config.ImageHeight, Config.ImageWidth]);
         if (_hasLogits)
         {
             CheckOutput(source, PreparedModel.LogitsOutput, [Config.NumClasses]);
@@ -330,7 +385,7 @@ internal sealed class VitSession : IDisposable
                 {
                     using (cuda)
                     {
-                        return (new InferenceSession(model.Onnx, cuda!), ExecutionDevice.Cuda);
+                        return (Open(model, cuda!), ExecutionDevice.Cuda);
                     }
                 }
                 catch (OnnxRuntimeException e)
@@ -374,7 +429,7 @@ internal sealed class VitSession : IDisposable
         using SessionOptions cpu = BaseOptions(options);
         try
         {
-            return new InferenceSession(model.Onnx, cpu);
+            return Open(model, cpu);
         }
         catch (OnnxRuntimeException e)
         {
@@ -382,6 +437,13 @@ internal sealed class VitSession : IDisposable
                 $"Model '{model.Source}' could not be loaded by ONNX Runtime: {e.Message}. Check that it is a complete ONNX file.", e);
         }
     }
+
+    /// <summary>
+    /// Opens the graph from its file when it has one (ONNX Runtime reads it; the process never holds the serialised
+    /// model), else from the bytes held.
+    /// </summary>
+    private static InferenceSession Open(PreparedModel model, SessionOptions options) =>
+        model.OnnxPath is { } path ? new InferenceSession(path, options) : new InferenceSession(model.OnnxBytes!, options);
 
     private static SessionOptions BaseOptions(VitSessionOptions options)
     {
@@ -391,6 +453,17 @@ internal sealed class VitSession : IDisposable
             so.IntraOpNumThreads = threads;
         }
 
+        foreach (var (key, value) in ConfigEntries(options))
+        {
+            so.AddSessionConfigEntry(key, value);
+        }
+
         return so;
     }
+
+    /// <summary>The ONNX Runtime session configuration entries the options ask for.</summary>
+    internal static IReadOnlyList<(string Key, string Value)> ConfigEntries(VitSessionOptions options) =>
+        options.AllowSpinning
+            ? []
+            : [("session.intra_op.allow_spinning", "0"), ("session.inter_op.allow_spinning", "0")];
 }

@@ -8,7 +8,7 @@ namespace VitAttention.Inference;
 /// </summary>
 public sealed record VitSessionOptions
 {
-    /// <summary>The defaults: CPU, ONNX Runtime's own thread count, all graph optimisations, no log.</summary>
+    /// <summary>The defaults: CPU, ONNX Runtime's own thread count and spinning, all graph optimisations, no log.</summary>
     public static VitSessionOptions Default { get; } = new();
 
     /// <summary>The device to run on (default <see cref="ExecutionDevice.Cpu"/>).</summary>
@@ -28,6 +28,13 @@ public sealed record VitSessionOptions
     /// one per physical core. Lower it when several sessions or many concurrent requests share the machine.
     /// </summary>
     public int? IntraOpThreads { get; init; }
+
+    /// <summary>
+    /// Whether ONNX Runtime's worker threads spin (busy-wait) for the next piece of work instead of sleeping. Default
+    /// true, ONNX Runtime's own default: fastest on an idle machine. Set false on a machine shared with other work
+    /// (other sessions, a web server's threads, CI): the spinning threads otherwise take CPU time the others need.
+    /// </summary>
+    public bool AllowSpinning { get; init; } = true;
 
     /// <summary>ONNX Runtime graph optimisation level (default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>).</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;

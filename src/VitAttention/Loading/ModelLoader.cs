@@ -6,68 +6,70 @@ namespace VitAttention.Loading;
 /// <summary>
 /// Turns what a user calls a model into a <see cref="PreparedModel"/>: a hub id <c>owner/name[@revision]</c>, a
 /// checkpoint folder (config.json + model.safetensors, from Hugging Face or timm), or an ONNX file (or a folder
-/// holding <c>model.onnx</c> / <c>onnx/model.onnx</c>).
+/// holding <c>model.onnx</c> / <c>onnx/model.onnx</c>). Anything that looks like a path is never sent to the hub
+/// (<see cref="ModelReference"/>).
 /// </summary>
 internal static class ModelLoader
 {
     /// <summary>The model used when none is named: Google's ViT-B/16 fine-tuned on ImageNet-1k at 224 px.</summary>
     public const string DefaultModel = "google/vit-base-patch16-224";
 
-    /// <summary>Resolves and prepares a model; see <see cref="LoadAsync"/>.</summary>
-    /// <exception cref="ModelFormatException">The model is malformed or is neither a file, a folder nor a hub id.</exception>
-    /// <exception cref="ModelHubException">A hub model could not be downloaded or found in the cache.</exception>
-    public static PreparedModel Load(string model, ModelLoadOptions? options = null, CancellationToken cancellationToken = default) =>
-        LoadAsync(model, options, cancellationToken).GetAwaiter().GetResult();
-
     /// <summary>
-    /// Resolves and prepares a model. A local path wins over a hub id of the same spelling. Checkpoint folders are
-    /// converted to ONNX once and cached beside the weights as <c>model.attn.onnx</c>.
+    /// Resolves and prepares a model on the calling thread, downloading a hub model with synchronous requests.
+    /// Checkpoints are converted to ONNX once and kept in the prepared-model cache (<see cref="PreparedModelCache"/>).
     /// </summary>
     /// <param name="model">A hub id, a checkpoint folder, or an ONNX file.</param>
-    /// <param name="options">Hub settings, progress and warnings.</param>
+    /// <param name="options">Hub settings, cache folder, progress and warnings.</param>
     /// <param name="cancellationToken">Cancels a download.</param>
-    /// <exception cref="ModelFormatException">The model is malformed or is neither a file, a folder nor a hub id.</exception>
+    /// <exception cref="ModelFormatException">The model is malformed or is neither a path nor a hub id.</exception>
+    /// <exception cref="DirectoryNotFoundException">The argument is a path to a folder that does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The argument is a path to a file that does not exist.</exception>
+    /// <exception cref="ModelHubException">A hub model could not be downloaded or found in the cache.</exception>
+    public static PreparedModel Load(string model, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= ModelLoadOptions.Default;
+        var reference = ModelReference.Parse(model);
+        if (reference.LocalPath is { } path)
+        {
+            return LoadLocal(path, options);
+        }
+
+        ModelId id = reference.HubId!.Value;
+        using var hub = new HubClient(options.Hub ?? HubOptions.FromEnvironment());
+        string snapshot = hub.ResolveVitSnapshot(id, options.Progress, cancellationToken);
+        return CheckpointLoader.PrepareCached(snapshot, PreparedModelCache.HubSlot(id, snapshot), options);
+    }
+
+    /// <summary>
+    /// Resolves and prepares a model: a hub model is downloaded with asynchronous requests; reading a checkpoint,
+    /// building its graph and checking an ONNX export are CPU and disk work and run on a thread-pool thread, so the
+    /// caller's thread (a UI or request thread) is never blocked.
+    /// </summary>
+    /// <param name="model">A hub id, a checkpoint folder, or an ONNX file.</param>
+    /// <param name="options">Hub settings, cache folder, progress and warnings.</param>
+    /// <param name="cancellationToken">Cancels a download, or the preparation before it starts.</param>
+    /// <exception cref="ModelFormatException">The model is malformed or is neither a path nor a hub id.</exception>
+    /// <exception cref="DirectoryNotFoundException">The argument is a path to a folder that does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The argument is a path to a file that does not exist.</exception>
     /// <exception cref="ModelHubException">A hub model could not be downloaded or found in the cache.</exception>
     public static async Task<PreparedModel> LoadAsync(string model, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(model);
         options ??= ModelLoadOptions.Default;
-        if (File.Exists(model))
+        var reference = ModelReference.Parse(model);
+        if (reference.LocalPath is { } path)
         {
-            return LoadFile(model, options);
+            return await Task.Run(() => LoadLocal(path, options), cancellationToken).ConfigureAwait(false);
         }
 
-        if (Directory.Exists(model))
+        ModelId id = reference.HubId!.Value;
+        string snapshot;
+        using (var hub = new HubClient(options.Hub ?? HubOptions.FromEnvironment()))
         {
-            return LoadFolder(model, options);
+            snapshot = await hub.ResolveVitSnapshotAsync(id, options.Progress, cancellationToken).ConfigureAwait(false);
         }
 
-        if (ModelId.TryParseUnlessLocalPath(model, out var id))
-        {
-            using var hub = new HubClient(options.Hub ?? HubOptions.FromEnvironment());
-            string snapshot = await hub.ResolveVitSnapshotAsync(id, options.Progress, cancellationToken).ConfigureAwait(false);
-            return CheckpointLoader.PrepareCached(snapshot, options.ImageSize);
-        }
-
-        throw new ModelFormatException(
-            $"model '{model}' is not an existing file or folder, nor a hub id of the form owner/name[@revision]; pass a checkpoint folder " +
-            "(config.json + model.safetensors), an ONNX file, or a hub id such as " + DefaultModel + ".");
-    }
-
-    private static PreparedModel LoadFile(string path, ModelLoadOptions options)
-    {
-        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
-        {
-            return RequireSize(OnnxModelLoader.PrepareOnnx(path, options.Log), options.ImageSize);
-        }
-
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-        {
-            return CheckpointLoader.PrepareCached(Path.GetDirectoryName(Path.GetFullPath(path))!, options.ImageSize);
-        }
-
-        throw new ModelFormatException(
-            $"model file '{path}' is neither an .onnx graph nor a .safetensors checkpoint; pass an ONNX file, or the folder holding config.json and model.safetensors.");
+        return await Task.Run(() => CheckpointLoader.PrepareCached(snapshot, PreparedModelCache.HubSlot(id, snapshot), options), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     /// <summary>An ONNX export is built for one size: another <see cref="ModelLoadOptions.ImageSize"/> cannot be honoured.</summary>
@@ -83,17 +85,34 @@ internal static class ModelLoader
         return model;
     }
 
-    private static PreparedModel LoadFolder(string folder, ModelLoadOptions options)
+    private static PreparedModel LoadLocal(string path, ModelLoadOptions options)
     {
-        string? onnx = OnnxModelLoader.FindOnnxInFolder(folder);
-        if (File.Exists(Path.Combine(folder, VitWeights.WeightsFile)) || (onnx is null && File.Exists(Path.Combine(folder, VitConfigLoader.ConfigFile))))
+        if (File.Exists(path))
         {
-            return CheckpointLoader.PrepareCached(folder, options.ImageSize);
+            if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            {
+                return RequireSize(OnnxModelLoader.PrepareOnnx(path, options.Log), options.ImageSize);
+            }
+
+            if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            {
+                string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+                return CheckpointLoader.PrepareCached(folder, PreparedModelCache.LocalSlot(folder), options);
+            }
+
+            throw new ModelFormatException(
+                $"model file '{path}' is neither an .onnx graph nor a .safetensors checkpoint; pass an ONNX file, or the folder holding config.json and model.safetensors.");
+        }
+
+        string? onnx = OnnxModelLoader.FindOnnxInFolder(path);
+        if (File.Exists(Path.Combine(path, VitWeights.WeightsFile)) || (onnx is null && File.Exists(Path.Combine(path, VitConfigLoader.ConfigFile))))
+        {
+            return CheckpointLoader.PrepareCached(path, PreparedModelCache.LocalSlot(path), options);
         }
 
         return onnx is not null
             ? RequireSize(OnnxModelLoader.PrepareOnnx(onnx, options.Log), options.ImageSize)
             : throw new ModelFormatException(
-                $"folder '{folder}' holds no model: expected config.json with model.safetensors (a Hugging Face or timm checkpoint), or model.onnx / onnx/model.onnx.");
+                $"folder '{path}' holds no model: expected config.json with model.safetensors (a Hugging Face or timm checkpoint), or model.onnx / onnx/model.onnx.");
     }
 }

@@ -83,7 +83,15 @@ internal static class OnnxModelLoader
             }
         }
 
-        return new PreparedModel(config, exposed.Onnx, exposed.InputName, onnxPath);
+        var inputs = new List<string> { path };
+        inputs.AddRange(exposed.ExternalFiles);
+        if (configFolder is not null)
+        {
+            inputs.AddRange(new[] { VitConfigLoader.ConfigFile, VitConfigLoader.PreprocessorFile }
+                .Select(f => Path.Combine(configFolder, f)).Where(File.Exists));
+        }
+
+        return new PreparedModel(config, exposed.Onnx, exposed.InputName, onnxPath, inputs);
     }
 
     /// <summary>
@@ -112,11 +120,15 @@ internal static class OnnxModelLoader
 
     /// <summary>
     /// Writes the prepared model's ONNX graph to <paramref name="outPath"/> atomically: to a temporary file in the same
-    /// folder, then renamed over the destination, so a reader never sees half a file. Creates the folder if needed.
+    /// folder, then renamed over the destination, so a reader never sees half a file. Creates the folder if needed. A
+    /// graph in the prepared-model cache is copied as a stream, never read whole into memory.
     /// </summary>
     /// <param name="model">The prepared model.</param>
-    /// <param name="outPath">Destination file; it must not be the model's own input file.</param>
-    /// <exception cref="ArgumentException"><paramref name="outPath"/> is the input file the model was read from, or a folder.</exception>
+    /// <param name="outPath">Destination file; it must not be any file the model was made from.</param>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="outPath"/> is a folder, or a file the model was read from (weights, a config, the export, its
+    /// external data, or the cached graph), by any spelling, link or hard link; nothing is written.
+    /// </exception>
     public static void Save(PreparedModel model, string outPath)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -127,15 +139,16 @@ internal static class OnnxModelLoader
             throw new ArgumentException($"Output path '{outPath}' is a folder; give a file name such as model.attn.onnx.", nameof(outPath));
         }
 
-        if (IsSameFile(target, model.Source))
+        var inputs = model.OnnxPath is { } cached ? model.InputFiles.Append(cached) : model.InputFiles;
+        OutputGuard.Refuse(outPath, inputs, $"the model '{model.Source}'");
+        if (model.OnnxPath is { } path)
         {
-            string suggestion = Path.ChangeExtension(outPath, ".attn.onnx");
-            throw new ArgumentException(
-                $"Output path '{outPath}' is the input model '{model.Source}'; refusing to overwrite the original export. " +
-                $"Write the prepared model elsewhere, e.g. '{suggestion}'.", nameof(outPath));
+            AtomicFile.Copy(path, target);
         }
-
-        AtomicFile.Write(target, model.Onnx);
+        else
+        {
+            AtomicFile.Write(target, model.OnnxBytes);
+        }
     }
 
     /// <summary>The ONNX file of a model folder: <c>model.onnx</c>, else <c>onnx/model.onnx</c> (Optimum, transformers.js); null when neither exists.</summary>
@@ -157,34 +170,6 @@ internal static class OnnxModelLoader
         }
 
         return full;
-    }
-
-    private static bool IsSameFile(string target, string source)
-    {
-        string sourcePath;
-        try
-        {
-            sourcePath = Path.GetFullPath(source);
-        }
-        catch (ArgumentException)
-        {
-            return false; // the source is not a path (a hub id, "(in memory)")
-        }
-
-        static string Final(string p)
-        {
-            try
-            {
-                return File.Exists(p) ? new FileInfo(p).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? p : p;
-            }
-            catch (IOException)
-            {
-                return p;
-            }
-        }
-
-        return string.Equals(target, sourcePath, StringComparison.Ordinal)
-            || string.Equals(Final(target), Final(sourcePath), StringComparison.Ordinal);
     }
 
     private static void CheckAgreement(VitConfig config, ExposedOnnx exposed, string configPath, string onnxPath)

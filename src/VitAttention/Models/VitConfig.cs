@@ -67,6 +67,8 @@ public sealed partial record VitConfig
     public int HeadDim => HiddenSize / NumHeads;
 
     /// <summary>The label of a class, or <c>class {index}</c> when the model has no names.</summary>
+    /// <param name="index">The class index.</param>
+    /// <returns>The label.</returns>
     public string LabelOf(int index) => index >= 0 && index < Labels.Count ? Labels[index] : $"class {index}";
 
     /// <summary>

@@ -82,7 +82,7 @@ internal static class AttentionExposer
 
         var initializers = new HashSet<string>(model.Initializers.Select(t => t.Name), StringComparer.Ordinal);
         OnnxImageInput input = ImageInputFinder.Find(graph, initializers, options, source);
-        ExternalData.Inline(model, options.ExternalDataFolder, source, onnx.LongLength);
+        IReadOnlyList<string> externalFiles = ExternalData.Inline(model, options.ExternalDataFolder, source, onnx.LongLength);
 
         var (consumers, producer) = GraphTopology.Links(graph);
 
@@ -163,6 +163,7 @@ internal static class AttentionExposer
             LogitsSource = logitsSource,
             AttentionSources = [.. accepted.Select(a => a.ExposeName)],
             AlreadyExposed = already,
+            ExternalFiles = externalFiles,
         };
     }
 

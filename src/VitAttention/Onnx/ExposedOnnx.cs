@@ -62,4 +62,7 @@ internal sealed record ExposedOnnx
 
     /// <summary>True when the input model already had these outputs, so nothing was added.</summary>
     public bool AlreadyExposed { get; init; }
+
+    /// <summary>Full paths of the external data files read into the graph (none for a self-contained file).</summary>
+    public IReadOnlyList<string> ExternalFiles { get; init; } = [];
 }

@@ -7,13 +7,15 @@ namespace VitAttention.Onnx;
 /// <summary>Reads the external data files of an ONNX model (weights kept beside the .onnx file) into its initializers.</summary>
 internal static class ExternalData
 {
-    internal static void Inline(OnnxModelBytes model, string? folder, string source, long modelBytes)
+    /// <summary>Reads every external tensor into the model; returns the full paths of the data files read.</summary>
+    internal static IReadOnlyList<string> Inline(OnnxModelBytes model, string? folder, string source, long modelBytes)
     {
         var external = model.Initializers.Select((t, i) => (Tensor: t, Index: i))
             .Where(x => x.Tensor.DataLocation == TensorProto.Types.DataLocation.External).ToList();
+        var files = new List<string>();
         if (external.Count == 0)
         {
-            return;
+            return files;
         }
 
         if (folder is null)
@@ -106,6 +108,11 @@ internal static class ExternalData
                     "models this large are not supported by attention exposure.");
             }
 
+            if (!files.Contains(file))
+            {
+                files.Add(file);
+            }
+
             byte[] data = new byte[len];
             using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read))
             {
@@ -118,6 +125,8 @@ internal static class ExternalData
             t.DataLocation = TensorProto.Types.DataLocation.Default;
             model.ReplaceInitializer(index, t);
         }
+
+        return files;
     }
 
     internal static long ParseNumber(string text, string key, string tensor, string source) =>

@@ -24,6 +24,9 @@ public static class Colormaps
     public const int Size = 256;
 
     /// <summary>The colour of a normalised value; values outside [0, 1] are clamped, NaN maps to entry 0.</summary>
+    /// <param name="colormap">The colour table.</param>
+    /// <param name="value">A value in [0, 1].</param>
+    /// <returns>An opaque colour.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="colormap"/> is not a defined value.</exception>
     public static SKColor Map(Colormap colormap, float value)
     {
@@ -33,6 +36,9 @@ public static class Colormaps
     }
 
     /// <summary>Entry <paramref name="index"/> (0..255) of a table as an opaque colour.</summary>
+    /// <param name="colormap">The colour table.</param>
+    /// <param name="index">The entry, 0 to 255.</param>
+    /// <returns>An opaque colour.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The index is outside 0..255 or the colormap is not defined.</exception>
     public static SKColor Entry(Colormap colormap, int index)
     {

@@ -34,6 +34,7 @@ public static class Figures
     /// <param name="finalLayer">The final layer's CLS attention over the patch grid.</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
     /// <param name="caption">Text under the panel, for example "Layer 12"; null for none.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The photo, region, map or options are invalid; the message says which.</exception>
     public static SKImage ClsOverlay(
         SKBitmap photo, SKRectI seenRegion, AttentionMap finalLayer, FigureOptions? options = null, string? caption = null) =>
@@ -45,6 +46,7 @@ public static class Figures
     /// <param name="rollout">The rollout's CLS row over the patch grid.</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
     /// <param name="caption">Text under the panel; null for none.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The photo, region, map or options are invalid.</exception>
     public static SKImage RolloutOverlay(
         SKBitmap photo, SKRectI seenRegion, AttentionMap rollout, FigureOptions? options = null, string? caption = null) =>
@@ -54,6 +56,8 @@ public static class Figures
     /// The default layers to compare: the first, the middle (⌈L / 2⌉) and the last, one-based; 1, 6 and 12
     /// for a 12-layer model.
     /// </summary>
+    /// <param name="layerCount">The model's layer count.</param>
+    /// <returns>The layer numbers, ascending, without repeats.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="layerCount"/> is not positive.</exception>
     public static IReadOnlyList<int> DefaultLayerNumbers(int layerCount)
     {
@@ -67,6 +71,7 @@ public static class Figures
     /// <param name="layers">Every layer's CLS attention map, in model order (index 0 = layer 1).</param>
     /// <param name="layerNumbers">One-based layer numbers to show, in order; null for <see cref="DefaultLayerNumbers"/>.</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">A layer number is outside 1..L, the list is empty, or an input is invalid.</exception>
     public static SKImage Layers(
         SKBitmap photo, SKRectI seenRegion, IReadOnlyList<AttentionMap> layers, IReadOnlyList<int>? layerNumbers = null,
@@ -94,6 +99,7 @@ public static class Figures
     /// <param name="seenRegion">The rectangle of the photo the model saw.</param>
     /// <param name="layers">Every layer's CLS attention map, in model order (index 0 = layer 1).</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The list is empty or an input is invalid.</exception>
     public static SKImage LayerGrid(SKBitmap photo, SKRectI seenRegion, IReadOnlyList<AttentionMap> layers, FigureOptions? options = null)
     {
@@ -110,6 +116,7 @@ public static class Figures
     /// <param name="heads">The layer's CLS attention map of each head, in head order (index 0 = head 1).</param>
     /// <param name="layerNumber">The layer's one-based number, for the title.</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The list is empty, the layer number is not positive, or an input is invalid.</exception>
     public static SKImage HeadGrid(
         SKBitmap photo, SKRectI seenRegion, IReadOnlyList<AttentionMap> heads, int layerNumber, FigureOptions? options = null)
@@ -136,9 +143,10 @@ public static class Figures
     /// <param name="layers">Every layer's CLS attention map, in model order (index 0 = layer 1).</param>
     /// <param name="focus">Scores from <see cref="LayerFocus"/> for the same layers.</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The focus result does not belong to these layers, or an input is invalid.</exception>
     public static SKImage FocusedLayers(
-        SKBitmap photo, SKRectI seenRegion, IReadOnlyList<AttentionMap> layers, LayerFocusResult focus, FigureOptions? options = null)
+        SKBitmap photo, SKRectI seenRegion, IReadOnlyList<AttentionMap> layers, LayerFocusResult focus, FigureOptions? options)
     {
         ArgumentNullException.ThrowIfNull(focus);
         options = Prepare(photo, seenRegion, options);
@@ -168,12 +176,13 @@ public static class Figures
     /// <param name="topK">How many layers to show (default 3; at most the layer count).</param>
     /// <param name="region">The region of interest in photo pixels, or null to rank by concentration.</param>
     /// <param name="options">Layout and overlay options; null for <see cref="FigureOptions.Default"/>.</param>
+    /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The region does not fit the photo, or an input is invalid.</exception>
     public static SKImage FocusedLayers(
         SKBitmap photo, SKRectI seenRegion, IReadOnlyList<AttentionMap> layers, int topK = LayerFocus.DefaultTopK,
         RegionOfInterest? region = null, FigureOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(photo);
+        SkiaGuard.ThrowIfDisposed(photo, nameof(photo));
         var focus = region is null
             ? LayerFocus.Rank(layers, topK)
             : LayerFocus.Rank(layers, region, new SKSizeI(photo.Width, photo.Height), seenRegion, topK);
@@ -190,10 +199,11 @@ public static class Figures
     /// <param name="right">The right figure.</param>
     /// <param name="rightCaption">Caption above the right figure.</param>
     /// <param name="options">Font size, colours and an optional overall title (<see cref="FigureOptions.Title"/>; none by default).</param>
+    /// <returns>A new image; the caller owns it and disposes it (and still owns and disposes <paramref name="left"/> and <paramref name="right"/>).</returns>
     public static SKImage SideBySide(SKImage left, string leftCaption, SKImage right, string rightCaption, FigureOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(left);
-        ArgumentNullException.ThrowIfNull(right);
+        SkiaGuard.ThrowIfDisposed(left, nameof(left));
+        SkiaGuard.ThrowIfDisposed(right, nameof(right));
         ArgumentNullException.ThrowIfNull(leftCaption);
         ArgumentNullException.ThrowIfNull(rightCaption);
         options ??= FigureOptions.Default;
@@ -246,42 +256,54 @@ public static class Figures
     /// Encodes a figure as PNG (lossless). Uses the Paeth filter and zlib level 1, which on the study's figures
     /// encodes much faster than libpng's default for slightly larger files (docs/benchmarks/figures.md).
     /// </summary>
+    /// <param name="image">The figure (not disposed).</param>
+    /// <returns>The PNG bytes.</returns>
     public static byte[] EncodePng(SKImage image)
     {
-        ArgumentNullException.ThrowIfNull(image);
+        SkiaGuard.ThrowIfDisposed(image, nameof(image));
+        using SKData data = EncodePngData(image);
+        return data.ToArray();
+    }
+
+    /// <summary>The PNG encoding of a figure as native data (the caller disposes it): no managed copy is made.</summary>
+    private static SKData EncodePngData(SKImage image)
+    {
         var options = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Paeth, 1);
         using var pixmap = image.PeekPixels();
         if (pixmap is not null)
         {
-            using var direct = pixmap.Encode(options);
-            return direct?.ToArray() ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
+            return pixmap.Encode(options) ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
         }
 
         using var raster = image.ToRasterImage(ensurePixelData: true);
         using var rasterPixels = raster.PeekPixels();
-        using var data = rasterPixels?.Encode(options) ?? image.Encode(SKEncodedImageFormat.Png, 100);
-        return data?.ToArray() ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
+        return rasterPixels?.Encode(options) ?? image.Encode(SKEncodedImageFormat.Png, 100)
+            ?? throw new InvalidOperationException("SkiaSharp could not encode the figure as PNG.");
     }
 
     /// <summary>
     /// Writes a figure as a PNG file atomically: to a temporary file in the same folder, then renamed over
     /// <paramref name="path"/>, so no reader ever sees a half-written PNG. Creates the folder if needed.
     /// </summary>
+    /// <param name="image">The figure (not disposed).</param>
+    /// <param name="path">The PNG file to write.</param>
     /// <exception cref="ArgumentException">The path is empty.</exception>
     /// <exception cref="IOException">The file cannot be written; the message names it.</exception>
     public static void Save(SKImage image, string path)
     {
-        ArgumentNullException.ThrowIfNull(image);
+        SkiaGuard.ThrowIfDisposed(image, nameof(image));
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        SaveBytes(EncodePng(image), path);
+        using SKData data = EncodePngData(image);
+        // Streamed from Skia's buffer to the file: a long run leaves no large managed arrays behind for the GC.
+        SaveStream(stream => data.SaveTo(stream), path);
     }
 
-    /// <summary>Writes bytes to <paramref name="path"/> atomically (temporary file in the same folder, then rename).</summary>
-    internal static void SaveBytes(byte[] bytes, string path)
+    /// <summary>Writes what <paramref name="write"/> produces to <paramref name="path"/> atomically, streamed.</summary>
+    internal static void SaveStream(Action<Stream> write, string path)
     {
         try
         {
-            AtomicFile.Write(path, bytes);
+            AtomicFile.Write(path, write);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -36,7 +36,7 @@ public static class HeatMap
     /// (v − min) / max(max − min, <paramref name="epsilon"/>).
     /// </summary>
     /// <exception cref="ArgumentException">Lengths differ, a value is NaN or ±∞, ε is not positive, or the percentile is outside (0, 100].</exception>
-    public static void Normalize(ReadOnlySpan<float> values, float epsilon, float? clipPercentile, Span<float> destination)
+    internal static void Normalize(ReadOnlySpan<float> values, float epsilon, float? clipPercentile, Span<float> destination)
     {
         if (destination.Length != values.Length)
         {
@@ -65,6 +65,9 @@ public static class HeatMap
     }
 
     /// <summary>The colour of a normalised value (clamped to [0, 1]) under a colormap.</summary>
+    /// <param name="value">A value in [0, 1].</param>
+    /// <param name="colormap">The colour table.</param>
+    /// <returns>An opaque colour.</returns>
     public static SKColor Colorize(float value, Colormap colormap) => Colormaps.Map(colormap, value);
 
     /// <summary>
@@ -109,6 +112,12 @@ public static class HeatMap
     }
 
     /// <summary>Enlarges a grid of values to pixels; see <see cref="Upsample(ReadOnlySpan{float}, int, int, int, int, Upsampling, Span{float})"/>.</summary>
+    /// <param name="grid">The values, row-major, gridHeight × gridWidth.</param>
+    /// <param name="gridHeight">Grid rows.</param>
+    /// <param name="gridWidth">Grid columns.</param>
+    /// <param name="width">Output width in pixels.</param>
+    /// <param name="height">Output height in pixels.</param>
+    /// <param name="method">Interpolation; bicubic may overshoot the input range slightly.</param>
     /// <returns>height × width values, row-major.</returns>
     public static float[] Upsample(ReadOnlySpan<float> grid, int gridHeight, int gridWidth, int width, int height, Upsampling method)
     {
@@ -121,6 +130,12 @@ public static class HeatMap
     /// Draws a map as an opaque heat-map image (no photo): normalised, enlarged to <paramref name="width"/> ×
     /// <paramref name="height"/>, coloured. The caller disposes the bitmap.
     /// </summary>
+    /// <param name="map">The map.</param>
+    /// <param name="width">Image width in pixels.</param>
+    /// <param name="height">Image height in pixels.</param>
+    /// <param name="options">Colormap, epsilon and clip percentile; null for <see cref="OverlayOptions.Default"/>.</param>
+    /// <param name="mapName">How error messages name the map; defaults to the argument expression.</param>
+    /// <returns>A new bitmap; the caller owns it and disposes it.</returns>
     /// <exception cref="ArgumentException">The map holds NaN or ±∞, a size is not positive, or an option is out of range.</exception>
     public static SKBitmap Render(
         AttentionMap map, int width, int height, OverlayOptions? options = null,

@@ -29,7 +29,7 @@ public static class Overlay
         SKBitmap photo, SKRectI seenRegion, AttentionMap map, OverlayOptions? options = null,
         [CallerArgumentExpression(nameof(map))] string? mapName = null)
     {
-        ArgumentNullException.ThrowIfNull(photo);
+        SkiaGuard.ThrowIfDisposed(photo, nameof(photo));
         ArgumentNullException.ThrowIfNull(map);
         options ??= OverlayOptions.Default;
         options.Validate();
@@ -49,10 +49,12 @@ public static class Overlay
     }
 
     /// <summary>Throws when the photo is empty or the seen region is empty or not inside the photo.</summary>
+    /// <param name="photo">The photo (not disposed).</param>
+    /// <param name="seenRegion">The rectangle of the photo the model saw.</param>
     /// <exception cref="ArgumentException">The message names the region and the photo size.</exception>
     public static void ValidatePhoto(SKBitmap photo, SKRectI seenRegion)
     {
-        ArgumentNullException.ThrowIfNull(photo);
+        SkiaGuard.ThrowIfDisposed(photo, nameof(photo));
         if (photo.Width <= 0 || photo.Height <= 0)
         {
             throw new ArgumentException($"The photo is empty ({photo.Width}×{photo.Height}); decode it before rendering.", nameof(photo));

@@ -111,7 +111,7 @@ public sealed unsafe partial class RolloutEngine
     /// </summary>
     /// <param name="stack">The attention stack, <c>[layer, batch, head, tokens, tokens]</c>.</param>
     /// <param name="shape">Its shape.</param>
-    /// <param name="layer">Zero-based layer.</param>
+    /// <param name="layerIndex">Zero-based index of the layer in the stack: layer number − 1.</param>
     /// <param name="item">The batch item.</param>
     /// <param name="query">The query token (0 = CLS).</param>
     /// <param name="head">One head, or null for the mean over heads.</param>
@@ -120,11 +120,12 @@ public sealed unsafe partial class RolloutEngine
     /// <exception cref="ArgumentException">A length or index is out of range, or the rows read hold NaN,
     /// infinity, negative values or do not sum to 1.</exception>
     public void LayerRow(
-        ReadOnlySpan<float> stack, AttentionShape shape, int layer, int item, int query, int? head, Span<float> destination,
+        ReadOnlySpan<float> stack, AttentionShape shape, int layerIndex, int item, int query, int? head, Span<float> destination,
         bool inputsAreSoftmax = false)
     {
         CheckStack(stack, shape, item);
-        CheckIndex(layer, shape.Layers, nameof(layer), "layers");
+        CheckIndex(layerIndex, shape.Layers, nameof(layerIndex), "layers");
+        int layer = layerIndex;
         CheckIndex(query, shape.Tokens, nameof(query), "tokens");
         if (head is int h)
         {
@@ -171,7 +172,7 @@ public sealed unsafe partial class RolloutEngine
     /// the patch grid (prefix tokens dropped, row-major). Allocates the returned map.
     /// </summary>
     /// <param name="stack">The attention stack.</param>
-    /// <param name="layer">Zero-based layer.</param>
+    /// <param name="layerIndex">Zero-based index of the layer in the stack: layer number − 1.</param>
     /// <param name="item">The batch item.</param>
     /// <param name="gridHeight">Patch rows.</param>
     /// <param name="gridWidth">Patch columns.</param>
@@ -180,13 +181,13 @@ public sealed unsafe partial class RolloutEngine
     /// <param name="prefixTokens">Leading non-patch tokens to drop; default 1.</param>
     /// <exception cref="ArgumentException">The grid does not match tokens − prefix tokens, or see <see cref="LayerRow"/>.</exception>
     public AttentionMap LayerMap(
-        AttentionStack stack, int layer, int item, int gridHeight, int gridWidth, int query = 0, int? head = null, int prefixTokens = 1)
+        AttentionStack stack, int layerIndex, int item, int gridHeight, int gridWidth, int query = 0, int? head = null, int prefixTokens = 1)
     {
         ArgumentNullException.ThrowIfNull(stack);
         AttentionShape shape = stack.Shape;
         CheckGrid(shape, gridHeight, gridWidth, prefixTokens);
         Span<float> row = shape.Tokens <= 1024 ? stackalloc float[shape.Tokens] : new float[shape.Tokens];
-        LayerRow(stack.Data, shape, layer, item, query, head, row);
+        LayerRow(stack.Data, shape, layerIndex, item, query, head, row);
         return new AttentionMap(gridHeight, gridWidth, row[prefixTokens..]);
     }
 

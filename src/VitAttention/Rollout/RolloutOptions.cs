@@ -10,7 +10,7 @@ namespace VitAttention.Rollout;
 /// </summary>
 public sealed record RolloutOptions
 {
-    /// <summary>The defaults: mean fusion, α = 0.5, no discard, all layers, query token 0, one prefix token, checked inputs, every core for the full matrix.</summary>
+    /// <summary>The defaults: mean fusion, α = 0.5, no discard, layers 1 to the last, query token 0, one prefix token, checked inputs, every core for the full matrix.</summary>
     public static RolloutOptions Default { get; } = new();
 
     /// <summary>How each layer's heads are combined. Default <see cref="HeadFusion.Mean"/>.</summary>
@@ -32,13 +32,27 @@ public sealed record RolloutOptions
     /// </summary>
     public float DiscardRatio { get; init; }
 
-    /// <summary>First layer of the product, zero-based (the rightmost factor). Default 0.</summary>
-    public int StartLayer { get; init; }
+    /// <summary>
+    /// First layer of the product, one-based as in every figure and JSON document (the rightmost factor). Default 1.
+    /// </summary>
+    public int FirstLayer { get; init; } = 1;
 
-    /// <summary>Last layer of the product, zero-based and inclusive (the leftmost factor); null means the last layer.</summary>
-    public int? EndLayer { get; init; }
+    /// <summary>
+    /// Last layer of the product, one-based and inclusive (the leftmost factor); null (the default) means the model's
+    /// last layer.
+    /// </summary>
+    public int? LastLayer { get; init; }
 
-    /// <summary>The token whose row <see cref="RolloutEngine.RolloutRow"/> returns. Default 0 (CLS).</summary>
+    /// <summary>Zero-based index of <see cref="FirstLayer"/> in an attention stack.</summary>
+    internal int StartLayer => FirstLayer - 1;
+
+    /// <summary>Zero-based index of <see cref="LastLayer"/> in an attention stack; null means the last.</summary>
+    internal int? EndLayer => LastLayer - 1;
+
+    /// <summary>
+    /// The token whose row <see cref="RolloutEngine.RolloutRow"/> returns and whose attention every layer's map shows,
+    /// as a zero-based token position (0 is CLS in models that have one; patches follow the prefix tokens). Default 0.
+    /// </summary>
     public int QueryToken { get; init; }
 
     /// <summary>
@@ -65,10 +79,11 @@ public sealed record RolloutOptions
     /// </summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>The last layer actually used for a stack of <paramref name="layers"/> layers.</summary>
-    public int ResolveEndLayer(int layers) => EndLayer ?? (layers - 1);
+    /// <summary>Zero-based index of the last layer actually used for a stack of <paramref name="layers"/> layers.</summary>
+    internal int ResolveEndLayer(int layers) => EndLayer ?? (layers - 1);
 
     /// <summary>Throws when a setting does not fit the shape.</summary>
+    /// <param name="shape">The attention stack the rollout will run on.</param>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it and its valid range.</exception>
     public void Validate(AttentionShape shape)
     {
@@ -82,19 +97,19 @@ public sealed record RolloutOptions
             throw new ArgumentException($"RolloutOptions.DiscardRatio must be in [0, 1), got {DiscardRatio}.", nameof(DiscardRatio));
         }
 
-        if (StartLayer < 0 || StartLayer >= shape.Layers)
+        if (FirstLayer < 1 || FirstLayer > shape.Layers)
         {
             throw new ArgumentException(
-                $"RolloutOptions.StartLayer must be in [0, {shape.Layers - 1}] for a {shape.Layers}-layer stack (zero-based), got {StartLayer}.",
-                nameof(StartLayer));
+                $"RolloutOptions.FirstLayer must be a layer number from 1 to {shape.Layers} (one-based), got {FirstLayer}.",
+                nameof(FirstLayer));
         }
 
-        int end = ResolveEndLayer(shape.Layers);
-        if (end < StartLayer || end >= shape.Layers)
+        int last = LastLayer ?? shape.Layers;
+        if (last < FirstLayer || last > shape.Layers)
         {
             throw new ArgumentException(
-                $"RolloutOptions.EndLayer must be in [StartLayer {StartLayer}, {shape.Layers - 1}] (zero-based, inclusive), got {end}.",
-                nameof(EndLayer));
+                $"RolloutOptions.LastLayer must be a layer number from FirstLayer ({FirstLayer}) to {shape.Layers} (one-based, inclusive), got {last}.",
+                nameof(LastLayer));
         }
 
         if (QueryToken < 0 || QueryToken >= shape.Tokens)

@@ -38,7 +38,7 @@ public class CliTests
     [Test]
     public void Classify_Json_WritesDocumentedShape()
     {
-        var (code, stdout, err) = Run("classify", Cat, "--model", Hf, "--top", "3", "--json");
+        var (code, stdout, err) = Run("classify", Cat, "--model", Hf, "--top-classes", "3", "--json");
         Assert.That(code, Is.EqualTo(0), err);
         using var doc = JsonDocument.Parse(stdout);
         var predictions = doc.RootElement.GetProperty("predictions");
@@ -171,7 +171,7 @@ public class CliTests
         try
         {
             var (code, stdout, err) = Run("explain", Cat, FixturePaths.Image("coffee.png"), "--model", Hf, "--out", dir,
-                "--roi", "100,50,200,200", "--layers", "1,3", "--top", "2", "--colormap", "viridis", "--json");
+                "--roi", "100,50,200,200", "--layers", "1,3", "--top-layers", "2", "--colormap", "viridis", "--json");
             Assert.That(code, Is.EqualTo(0), err);
             foreach (string stem in new[] { "chelsea", "coffee" })
             {
@@ -183,7 +183,7 @@ public class CliTests
                 using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, stem + ".json")));
                 Assert.That(doc.RootElement.GetProperty("focusedLayers").GetArrayLength(), Is.EqualTo(2));
                 Assert.That(doc.RootElement.GetProperty("focusMeasure").GetString(), Is.EqualTo("roiMass"));
-                Assert.That(doc.RootElement.GetProperty("layers")[0].GetProperty("clsMap").GetArrayLength(), Is.EqualTo(16));
+                Assert.That(doc.RootElement.GetProperty("layers")[0].GetProperty("map").GetArrayLength(), Is.EqualTo(16));
             }
 
             using var summary = JsonDocument.Parse(stdout);
@@ -240,7 +240,7 @@ public class CliTests
     [Test]
     public void BenchRollout_Json_HasDocumentedKeys()
     {
-        var (code, stdout, err) = Run("bench", "rollout", "--layers", "2", "--heads", "3", "--tokens", "17", "--json");
+        var (code, stdout, err) = Run("bench", "rollout", "--num-layers", "2", "--num-heads", "3", "--num-tokens", "17", "--json");
         Assert.That(code, Is.EqualTo(0), err);
         using var doc = JsonDocument.Parse(stdout);
         foreach (string key in new[] { "layers", "heads", "tokens", "fullMs", "rowMs", "floorMs", "scalarMs", "allocatedBytesPerCall" })

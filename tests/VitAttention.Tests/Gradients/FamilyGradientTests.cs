@@ -58,7 +58,7 @@ public sealed class FamilyGradientTests
     // Σ_b logits[b, target[b]] with attentions.{layer} + h·direction in place of the layer's probabilities.
     private static double PerturbedObjective(PreparedModel model, int layer, float[] pixels, int batch, int[] targets, float[] direction, float h)
     {
-        var proto = ModelProto.Parser.ParseFrom(model.Onnx);
+        var proto = ModelProto.Parser.ParseFrom(model.ReadOnnx());
         string attention = PreparedModel.AttentionOutput(layer), perturbed = attention + ".perturbed";
         foreach (NodeProto node in proto.Graph.Node)
         {

@@ -71,6 +71,9 @@ internal sealed class FakeHubServer : IDisposable
     /// <summary>Close every connection without answering.</summary>
     public bool DropBeforeAnswer { get; set; }
 
+    /// <summary>While set, every request waits for this gate before it is answered (a slow download).</summary>
+    public TaskCompletionSource? Gate { get; set; }
+
     /// <summary>The host name large-file redirects point at; "localhost" makes it another origin than 127.0.0.1.</summary>
     public string StorageHost { get; set; } = "127.0.0.1";
 
@@ -151,6 +154,11 @@ internal sealed class FakeHubServer : IDisposable
                 if (DropBeforeAnswer)
                 {
                     return;
+                }
+
+                if (Gate is { } gate)
+                {
+                    await gate.Task.WaitAsync(_stop.Token);
                 }
 
                 await RespondAsync(stream, method, path, range);

@@ -71,8 +71,7 @@ public class ModelIdTests
     }
 
     [Test]
-    [NonParallelizable] // changes the process's current folder
-    public void TryParseUnlessLocalPath_ExistingRelativeFolder_IsAPath()
+    public void ModelReference_ExistingRelativeFolder_IsAPathAndOwnerWithoutFolderIsAnId()
     {
         string root = Path.Combine(Path.GetTempPath(), "vit-attention-id-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(root, "owner", "name"));
@@ -81,9 +80,9 @@ public class ModelIdTests
         {
             Environment.CurrentDirectory = root;
 
-            Assert.That(ModelId.TryParseUnlessLocalPath("owner/name", out _), Is.False, "an existing folder stays a path");
-            Assert.That(ModelId.TryParseUnlessLocalPath("owner/other", out var id), Is.True);
-            Assert.That(id, Is.EqualTo(new ModelId("owner", "other", "main")));
+            Assert.That(VitAttention.Loading.ModelReference.Parse("owner/name").LocalPath, Is.Not.Null, "an existing folder stays a path");
+            Assert.Throws<DirectoryNotFoundException>(() => VitAttention.Loading.ModelReference.Parse("owner/other"), "owner/ exists here: a path");
+            Assert.That(VitAttention.Loading.ModelReference.Parse("someone/other").HubId, Is.EqualTo(new ModelId("someone", "other", "main")));
         }
         finally
         {

@@ -243,7 +243,7 @@ public class VitSessionTests
     public void Constructor_ConfigWithMoreClassesThanGraph_ThrowsModelFormat()
     {
         VitConfig wrong = Model.Config with { NumClasses = 6, Labels = [] };
-        var model = new PreparedModel(wrong, Model.Onnx, Model.InputName, "mismatched.onnx");
+        var model = new PreparedModel(wrong, Model.ReadOnnx(), Model.InputName, "mismatched.onnx");
 
         Assert.That(() => new VitSession(model, Options),
             Throws.TypeOf<ModelFormatException>().With.Message.Contains("mismatched.onnx")
@@ -254,7 +254,7 @@ public class VitSessionTests
     public void Constructor_ConfigWithFewerLayersThanGraph_ThrowsModelFormat()
     {
         VitConfig wrong = Model.Config with { NumLayers = 2 };
-        var model = new PreparedModel(wrong, Model.Onnx, Model.InputName, "two-layers.onnx");
+        var model = new PreparedModel(wrong, Model.ReadOnnx(), Model.InputName, "two-layers.onnx");
 
         Assert.That(() => new VitSession(model, Options),
             Throws.TypeOf<ModelFormatException>().With.Message.Contains("more attention layers than its config's 2"));

@@ -43,7 +43,7 @@ public class OnnxModelLoaderTests
         Assert.That(model.Config.Family, Is.EqualTo(ModelFamily.HuggingFace));
         Assert.That((model.Config.NumLayers, model.Config.NumHeads, model.Config.Tokens), Is.EqualTo((3, 4, 17)));
         Assert.That((model.InputName, model.Source), Is.EqualTo(("pixel_values", onnx)));
-        var outputs = Run(model.Onnx, model.InputName, Pixels("tiny-vit-hf"), 2, AllOutputs());
+        var outputs = Run(model.ReadOnnx(), model.InputName, Pixels("tiny-vit-hf"), 2, AllOutputs());
         AssertClose(outputs["attentions.2"].Data, Expected("tiny-vit-hf", "attentions.2"), 1e-5, "attentions.2");
         AssertClose(outputs["logits"].Data, Expected("tiny-vit-hf", "logits"), 1e-4, "logits");
     }
@@ -156,9 +156,9 @@ public class OnnxModelLoaderTests
         byte[] before = File.ReadAllBytes(onnx);
         PreparedModel model = OnnxModelLoader.PrepareOnnx(onnx, _ => { });
 
-        var error = Assert.Throws<ArgumentException>(() => OnnxModelLoader.Save(model, Path.Combine(_temp, ".", "model.onnx")));
+        var error = Assert.Catch<ArgumentException>(() => OnnxModelLoader.Save(model, Path.Combine(_temp, ".", "model.onnx")));
 
-        Assert.That(error!.Message, Does.Contain("refusing to overwrite"));
+        Assert.That(error!.Message, Does.Contain("refusing to write"));
         Assert.That(File.ReadAllBytes(onnx), Is.EqualTo(before));
     }
 
@@ -175,9 +175,9 @@ public class OnnxModelLoaderTests
         PreparedModel again = OnnxModelLoader.PrepareOnnx(saved, _ => { });
 
         Assert.That(Directory.GetFiles(Path.Combine(_temp, "out")), Is.EqualTo(new[] { saved }));
-        Assert.That(File.ReadAllBytes(saved), Is.EqualTo(model.Onnx));
-        Assert.That(ModelProto.Parser.ParseFrom(again.Onnx).Graph.Output.Select(o => o.Name), Is.EqualTo(AllOutputs()));
-        var outputs = Run(again.Onnx, again.InputName, Pixels("tiny-vit-hf"), 2, AllOutputs());
+        Assert.That(File.ReadAllBytes(saved), Is.EqualTo(model.ReadOnnx()));
+        Assert.That(ModelProto.Parser.ParseFrom(again.ReadOnnx()).Graph.Output.Select(o => o.Name), Is.EqualTo(AllOutputs()));
+        var outputs = Run(again.ReadOnnx(), again.InputName, Pixels("tiny-vit-hf"), 2, AllOutputs());
         AssertClose(outputs["attentions.1"].Data, Expected("tiny-vit-hf", "attentions.1"), 1e-5, "attentions.1");
     }
 }

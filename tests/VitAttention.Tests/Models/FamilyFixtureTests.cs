@@ -38,7 +38,7 @@ public class FamilyFixtureTests
         float[] pixels = expected.ReadFloat32(prefix + "pixel_values");
         long[] shape = [.. expected.Info(prefix + "pixel_values").Shape];
         Assert.That(shape[1..], Is.EqualTo(new long[] { config.Channels, config.ImageHeight, config.ImageWidth }), "the oracle's input is the model's input size");
-        var outputs = OrtRunner.Run(model.Onnx, pixels, shape);
+        var outputs = OrtRunner.Run(model.ReadOnnx(), pixels, shape);
 
         double logitError = 0;
         bool hasLogits = expected.Contains(prefix + "logits");

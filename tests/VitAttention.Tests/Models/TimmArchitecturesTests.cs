@@ -96,7 +96,7 @@ public class TimmArchitecturesTests
         var model = VitAttention.Loading.CheckpointLoader.Prepare(t.Folder);
         Assert.That(model.Config.NumClasses, Is.Zero);
         using var expected = SafeTensorsFile.Open(Path.Combine(FixturePaths.Root, "families", "timm-clip", "expected.safetensors"));
-        var outputs = OrtRunner.Run(model.Onnx, expected.ReadFloat32("pixel_values"), [2, 3, 48, 48]);
+        var outputs = OrtRunner.Run(model.ReadOnnx(), expected.ReadFloat32("pixel_values"), [2, 3, 48, 48]);
         Assert.That(outputs.Keys, Does.Not.Contain("logits"));
         Assert.That(outputs["attentions.1"].Data, Is.EqualTo(expected.ReadFloat64("attentions.1")).Within(1e-5));
     }

@@ -19,7 +19,7 @@ public class VitOnnxBuilderTests
         var (pixels, expected) = Inputs(fixture);
         using (expected)
         {
-            var outputs = OrtRunner.Run(model.Onnx, pixels, [2, 3, 32, 32]);
+            var outputs = OrtRunner.Run(model.ReadOnnx(), pixels, [2, 3, 32, 32]);
             Assert.That(model.InputName, Is.EqualTo("pixel_values"));
             Assert.That(outputs.Keys, Is.EquivalentTo(new[] { "logits", "attentions.0", "attentions.1", "attentions.2" }));
             Assert.That(outputs["logits"].Shape, Is.EqualTo(new long[] { 2, 5 }));
@@ -40,11 +40,11 @@ public class VitOnnxBuilderTests
         var model = CheckpointLoader.Prepare(FixturePaths.Folder(fixture));
         var (pixels, expected) = Inputs(fixture);
         expected.Dispose();
-        var both = OrtRunner.Run(model.Onnx, pixels, [2, 3, 32, 32]);
+        var both = OrtRunner.Run(model.ReadOnnx(), pixels, [2, 3, 32, 32]);
         int item = pixels.Length / 2;
         for (int b = 0; b < 2; b++)
         {
-            var single = OrtRunner.Run(model.Onnx, pixels[(b * item)..((b + 1) * item)], [1, 3, 32, 32]);
+            var single = OrtRunner.Run(model.ReadOnnx(), pixels[(b * item)..((b + 1) * item)], [1, 3, 32, 32]);
             foreach (var (name, (data, shape)) in single)
             {
                 Assert.That(shape[0], Is.EqualTo(1));

@@ -112,7 +112,7 @@ public class AttentionExposerTests
         // VitOnnxBuilder names each Softmax output attentions.{l} itself.
         PreparedModel built = CheckpointLoader.Prepare(FixturePaths.HfFolder);
 
-        ExposedOnnx exposed = AttentionExposer.Expose(built.Onnx, "built.onnx");
+        ExposedOnnx exposed = AttentionExposer.Expose(built.ReadOnnx(), "built.onnx");
 
         Assert.That(exposed.AlreadyExposed, Is.True);
         Assert.That(exposed.AttentionSources, Is.EqualTo(new[] { "attentions.0", "attentions.1", "attentions.2" }));

@@ -239,7 +239,7 @@ public class FiguresTests
     public void FocusedLayers_FocusFromOtherLayerCount_Throws()
     {
         var focus = LayerFocus.Rank(_astronautLayers.Take(6).ToList());
-        Assert.Throws<ArgumentException>(() => Figures.FocusedLayers(_astronaut, AstronautWhole, _astronautLayers, focus));
+        Assert.Throws<ArgumentException>(() => Figures.FocusedLayers(_astronaut, AstronautWhole, _astronautLayers, focus, null));
     }
 
     [Test]

@@ -53,8 +53,8 @@ public class RolloutEngineTests
                                     Fusion = fusion,
                                     ResidualAlpha = alpha,
                                     DiscardRatio = discard,
-                                    StartLayer = range ? 1 : 0,
-                                    EndLayer = range ? Math.Max(1, shape.Layers - 2) : null,
+                                    FirstLayer = range ? 2 : 1,
+                                    LastLayer = range ? Math.Max(1, shape.Layers - 2) + 1 : null,
                                     QueryToken = query,
                                     PrefixTokens = prefix,
                                 };
@@ -101,7 +101,7 @@ public class RolloutEngineTests
         RolloutOptions d = RolloutOptions.Default;
         yield return new TestCaseData(197, 12, 12, d).SetName("RolloutMatrix_ViTB16_Mean");
         yield return new TestCaseData(197, 12, 12, d with { Fusion = HeadFusion.Max, DiscardRatio = 0.9f }).SetName("RolloutMatrix_ViTB16_MaxDiscard");
-        yield return new TestCaseData(197, 12, 12, d with { Fusion = HeadFusion.Min, StartLayer = 2, EndLayer = 9, QueryToken = 5 }).SetName("RolloutMatrix_ViTB16_MinRange");
+        yield return new TestCaseData(197, 12, 12, d with { Fusion = HeadFusion.Min, FirstLayer = 3, LastLayer = 10, QueryToken = 5 }).SetName("RolloutMatrix_ViTB16_MinRange");
         yield return new TestCaseData(198, 12, 12, d with { PrefixTokens = 2, DiscardRatio = 0.5f, QueryToken = 1 }).SetName("RolloutMatrix_DeiTDistilled_Discard");
         yield return new TestCaseData(577, 2, 16, d with { Fusion = HeadFusion.Max, DiscardRatio = 0.3f }).SetName("RolloutMatrix_577Tokens_MaxDiscard");
         yield return new TestCaseData(64, 24, 16, d with { ResidualAlpha = 0.9f, MaxDegreeOfParallelism = 2 }).SetName("RolloutMatrix_24Layers_Parallel");
@@ -272,7 +272,7 @@ public class RolloutEngineTests
         RolloutOptions[] all =
         [
             RolloutOptions.Default with { MaxDegreeOfParallelism = 2 },
-            RolloutOptions.Default with { Fusion = HeadFusion.Max, StartLayer = 1, ResidualAlpha = 0.8f, MaxDegreeOfParallelism = 2 },
+            RolloutOptions.Default with { Fusion = HeadFusion.Max, FirstLayer = 2, ResidualAlpha = 0.8f, MaxDegreeOfParallelism = 2 },
         ];
         foreach (SimdWidth width in Widths)
         {
@@ -363,8 +363,9 @@ public class RolloutEngineTests
         yield return new TestCaseData(d with { ResidualAlpha = 1.5f }, "ResidualAlpha");
         yield return new TestCaseData(d with { ResidualAlpha = float.NaN }, "ResidualAlpha");
         yield return new TestCaseData(d with { DiscardRatio = 1f }, "DiscardRatio");
-        yield return new TestCaseData(d with { StartLayer = 3 }, "StartLayer");
-        yield return new TestCaseData(d with { StartLayer = 2, EndLayer = 1 }, "EndLayer");
+        yield return new TestCaseData(d with { FirstLayer = 4 }, "FirstLayer");
+        yield return new TestCaseData(d with { FirstLayer = 0 }, "FirstLayer");
+        yield return new TestCaseData(d with { FirstLayer = 3, LastLayer = 2 }, "LastLayer");
         yield return new TestCaseData(d with { QueryToken = 17 }, "QueryToken");
         yield return new TestCaseData(d with { PrefixTokens = 17 }, "PrefixTokens");
         yield return new TestCaseData(d with { MaxDegreeOfParallelism = 0 }, "MaxDegreeOfParallelism");

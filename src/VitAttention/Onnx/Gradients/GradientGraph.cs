@@ -155,7 +155,7 @@ internal sealed partial class GradientGraph
         OnnxModelBytes bytes;
         try
         {
-            bytes = OnnxModelBytes.Parse(model.Onnx);
+            bytes = OnnxModelBytes.Parse(model.ReadOnnx());
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or FormatException)
         {

@@ -30,7 +30,7 @@ internal static class ExplanationViewerData
         var rollout = explanation.Options.Rollout;
         string description = string.Create(CultureInfo.InvariantCulture,
             $"Attention rollout computed by the library: {rollout.Fusion.ToString().ToLowerInvariant()} over heads, α {rollout.ResidualAlpha}, " +
-            $"discard {rollout.DiscardRatio}, layers {rollout.StartLayer + 1}..{rollout.ResolveEndLayer(c.NumLayers) + 1}, from token {rollout.QueryToken}.");
+            $"discard {rollout.DiscardRatio}, layers {rollout.FirstLayer}..{rollout.LastLayer ?? c.NumLayers}, from token {rollout.QueryToken}.");
         return new ViewerData
         {
             Title = Path.GetFileName(explanation.Source) is { Length: > 0 } name ? name : explanation.Source,
@@ -84,20 +84,8 @@ internal static class ExplanationViewerData
         return kinds.Count > config.PrefixTokens ? kinds.GetRange(0, config.PrefixTokens) : kinds;
     }
 
-    // [layer, head, query, key] of the explanation's own batch item, copied out of the batch's stack.
-    private static float[] ItemAttention(Explanation explanation)
-    {
-        var stack = explanation.Attentions;
-        var shape = stack.Shape;
-        long layerLength = shape.LayerLength;
-        var data = new float[shape.Layers * layerLength];
-        for (int l = 0; l < shape.Layers; l++)
-        {
-            stack.Layer(l, explanation.Item).CopyTo(data.AsSpan((int)(l * layerLength), (int)layerLength));
-        }
-
-        return data;
-    }
+    // [layer, head, query, key]: the explanation's own stack ([layer, 1, head, query, key], kept with KeepAttentions).
+    private static float[] ItemAttention(Explanation explanation) => explanation.RequireAttentions().Data.ToArray();
 
     private static (byte[] Bytes, string MediaType, int Width, int Height, SKRect Seen) EncodePhoto(SKBitmap photo, SKRectI seenRegion, int maxSide)
     {

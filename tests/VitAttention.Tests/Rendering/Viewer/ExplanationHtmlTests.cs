@@ -8,6 +8,9 @@ public class ExplanationHtmlTests
 {
     private static VitExplainer? explainer;
 
+    /// <summary>The viewer embeds the image's whole attention stack, which an explanation keeps only when asked.</summary>
+    private static readonly ExplainOptions Keep = ExplainOptions.Default with { KeepAttentions = true };
+
     private static VitExplainer Explainer => explainer ??= VitExplainer.Load(FixturePaths.HfFolder);
 
     [OneTimeTearDown]
@@ -21,7 +24,7 @@ public class ExplanationHtmlTests
     public void SaveHtml_SecondBatchItem_EmbedsThatItemsAttention()
     {
         using var expected = SafeTensorsFile.Open(FixturePaths.Expected("tiny-vit-hf"));
-        var explanations = Explainer.ExplainPixels(expected.ReadFloat32("pixel_values"));
+        var explanations = Explainer.ExplainPixels(expected.ReadFloat32("pixel_values"), Keep);
         string folder = FixturePaths.NewTempFolder();
         try
         {
@@ -61,16 +64,26 @@ public class ExplanationHtmlTests
     }
 
     [Test]
-    public void SaveHtml_EmptyPath_Throws()
+    public void SaveHtml_ExplainedWithoutKeepAttentions_SaysToKeepThem()
     {
         using var e = Explainer.Explain(FixturePaths.Image("chelsea.png"));
+        string path = Path.Combine(Path.GetTempPath(), "vitattention-" + Guid.NewGuid().ToString("N") + ".html");
+        var ex = Assert.Throws<InvalidOperationException>(() => e.SaveHtml(path));
+        Assert.That(ex!.Message, Does.Contain("KeepAttentions"));
+        Assert.That(File.Exists(path), Is.False);
+    }
+
+    [Test]
+    public void SaveHtml_EmptyPath_Throws()
+    {
+        using var e = Explainer.Explain(FixturePaths.Image("chelsea.png"), Keep);
         Assert.Throws<ArgumentException>(() => e.SaveHtml(" "));
     }
 
     [Test]
     public void From_LargePhoto_ScaledToMaxSideWithSeenRegion()
     {
-        using var e = Explainer.Explain(FixturePaths.Image("chelsea.png"));
+        using var e = Explainer.Explain(FixturePaths.Image("chelsea.png"), Keep);
         var data = ExplanationViewerData.From(e, maxPhotoSide: 100);
         Assert.That(Math.Max(data.PhotoWidth, data.PhotoHeight), Is.EqualTo(100));
         double scale = data.PhotoWidth / (double)e.Photo.Width;
@@ -84,7 +97,7 @@ public class ExplanationHtmlTests
     [TestCase("astronaut.png", "image/jpeg")]
     public void From_Photo_PngUnlessLargeThenJpegAtMostMaxSide(string file, string mediaType)
     {
-        using var e = Explainer.Explain(FixturePaths.Image(file));
+        using var e = Explainer.Explain(FixturePaths.Image(file), Keep);
         var data = ExplanationViewerData.From(e);
         Assert.That(data.PhotoMediaType, Is.EqualTo(mediaType));
         Assert.That(data.Photo.Length, Is.LessThanOrEqualTo(ExplanationViewerData.MaxPngBytes));

@@ -42,14 +42,10 @@ public class ViewerBrowserTests
     {
         _folder = FixturePaths.NewTempFolder();
         _explainer = VitExplainer.Load(DemoModel);
-        _cat = _explainer.Explain(FixturePaths.Image("chelsea.png"));
-        var s = Cat.Attentions.Shape;
+        _cat = _explainer.Explain(FixturePaths.Image("chelsea.png"), ExplainOptions.Default with { KeepAttentions = true });
+        var s = Cat.Attentions!.Shape;
         _catShape = new AttentionShape(s.Layers, 1, s.Heads, s.Tokens);
-        _catAttention = new float[_catShape.TotalLength];
-        for (int l = 0; l < s.Layers; l++)
-        {
-            Cat.Attentions.Layer(l, Cat.Item).CopyTo(_catAttention.AsSpan((int)(l * s.LayerLength)));
-        }
+        _catAttention = Cat.Attentions.Data.ToArray(); // [layer, 1, head, query, key]: the image's own stack
 
         _catDecoded = ViewerReference.Quantised(_catAttention, s.Tokens);
         _catPage = Path.Combine(_folder, "chelsea.html");
@@ -109,7 +105,7 @@ public class ViewerBrowserTests
     private float[] LibraryRow(int layer, int? head, int query)
     {
         var row = new float[Tokens];
-        new RolloutEngine().LayerRow(Cat.Attentions.Data, Cat.Attentions.Shape, layer, Cat.Item, query, head, row);
+        new RolloutEngine().LayerRow(Cat.Attentions!.Data, Cat.Attentions.Shape, layer, 0, query, head, row);
         return row;
     }
 
@@ -253,7 +249,7 @@ public class ViewerBrowserTests
             // The library's engine on the full-precision attention: the difference is the quantisation's.
             var options = RolloutOptions.Default with
             {
-                Fusion = Enum.Parse<HeadFusion>(head, ignoreCase: true), EndLayer = end, QueryToken = token, MaxDegreeOfParallelism = 1,
+                Fusion = Enum.Parse<HeadFusion>(head, ignoreCase: true), LastLayer = end + 1, QueryToken = token, MaxDegreeOfParallelism = 1,
             };
             double[] library;
             if (direction == "row")
