@@ -111,7 +111,7 @@ internal static partial class CliApp
         ModelFormatException => (ExitCodes.Model, e.Message),
         InvalidImageException => (ExitCodes.Image, e.Message),
         ModelHubException => (ExitCodes.Hub, e.Message),
-        DeviceUnavailableException => (ExitCodes.Device, e.Message),
+        DeviceUnavailableException d => (ExitCodes.Device, CudaBuild.DeviceMessage(d, CudaBuild.RuntimeHasCuda)),
         OperationCanceledException => (ExitCodes.Cancelled, "cancelled."),
         FileNotFoundException f => (ExitCodes.File, $"file not found: {f.FileName ?? f.Message}; check the path."),
         DirectoryNotFoundException => (ExitCodes.File, e.Message + " Check the path."),
