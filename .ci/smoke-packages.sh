@@ -92,7 +92,7 @@ done
 # would put its natives next to vit-attention.dll), and a size that stays reasonable.
 extra=$(grep -E '^tools/net10.0/any/runtimes/' <<<"$tool_files" | grep -vE '/runtimes/(win-x64|win-arm64|osx-x64|osx-arm64|osx|linux-x64|linux-arm64)/' | head -3 | tr '\n' ' ')
 pdbs=$(grep -E '^tools/.*/runtimes/.*\.(pdb|lib)$' <<<"$tool_files" | head -3 | tr '\n' ' ')
-pinned=$(grep -E '^tools/net10.0/any/(lib)?(onnxruntime|SkiaSharp)\.(so|dll|dylib)$' <<<"$tool_files" | tr '\n' ' ')
+pinned=$(grep -E '^tools/net10.0/any/(libonnxruntime\.(so|dylib)|onnxruntime\.dll|libSkiaSharp\.(so|dll|dylib))$' <<<"$tool_files" | tr '\n' ' ')
 tool_bytes=$(stat -c %s "$tool")
 if [ -z "$extra$pdbs$pinned" ] && [ "$tool_bytes" -lt 100000000 ]; then
   pass "tool package is portable and only holds the supported platforms' natives ($(mb "$tool"))"

@@ -74,4 +74,26 @@ public class CudaBuildTests
         Assert.That(CudaBuild.DeviceMessage(e, runtimeHasCuda: true), Is.EqualTo(e.Message));
         Assert.That(CudaBuild.DeviceMessage(e, runtimeHasCuda: false), Is.EqualTo(CudaBuild.CpuBuildMessage));
     }
+
+    [Test]
+    public void ReadMe_Install_ShowsTheCommandsTheMessagePrints()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestContext.CurrentContext.TestDirectory, "README.md"));
+        string[] commands =
+        [
+            "dotnet pack src/VitAttention.Cli.Cuda -c Release -o vit-attention-cuda",
+            "dotnet tool uninstall -g VitAttention.Cli",
+            "dotnet tool install -g VitAttention.Cli.Cuda --add-source vit-attention-cuda",
+        ];
+
+        foreach (string command in commands)
+        {
+            Assert.That(readme, Does.Contain(command), "README");
+            Assert.That(CudaBuild.CpuBuildMessage, Does.Contain(command.Replace("dotnet pack src/", "dotnet pack vitattention/src/", StringComparison.Ordinal)), "message");
+        }
+
+        Assert.That(readme, Does.Contain("`dotnet tool install -g VitAttention.Cli`"));
+        Assert.That(readme, Does.Contain("dotnet add package VitAttention`").And.Contain("dotnet add package VitAttention.Cuda`"));
+        Assert.That(readme, Does.Contain("CUDA 13 and cuDNN 9"));
+    }
 }
