@@ -89,7 +89,7 @@ internal static partial class CliApp
         ModelFormatException => (ExitCodes.Model, e.Message),
         InvalidImageException => (ExitCodes.Image, e.Message),
         ModelHubException => (ExitCodes.Hub, e.Message),
-        DeviceUnavailableException => (ExitCodes.Device, e.Message),
+        DeviceUnavailableException d => (ExitCodes.Device, CudaBuild.DeviceMessage(d, CudaBuild.RuntimeHasCuda)),
         OperationCanceledException => (ExitCodes.Cancelled, "cancelled."),
         FileNotFoundException f => (ExitCodes.File, f.Message.Contains(f.FileName ?? "\0", StringComparison.Ordinal)
             ? f.Message + " Check the path."
