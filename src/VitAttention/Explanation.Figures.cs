@@ -95,14 +95,16 @@ public sealed partial class Explanation
     /// Draws one class-specific method's map for every target class side by side (with <see cref="TargetClass.Top"/>(2),
     /// the two most probable classes, as in Chefer et al.'s dog/cat figure), each captioned with its class and probability.
     /// </summary>
-    /// <param name="method">A class-specific method asked for; null for the first one asked for.</param>
+    /// <param name="method">A class-specific method asked for; null for transformer attribution when it was asked for, else the first class-specific method asked for.</param>
     /// <returns>A new image; the caller owns it and disposes it.</returns>
     /// <exception cref="InvalidOperationException">No class-specific method was asked for.</exception>
     /// <exception cref="ArgumentException"><paramref name="method"/> was not asked for or is class-agnostic.</exception>
     public SKImage DrawClasses(ExplanationMethod? method = null)
     {
         ThrowIfDisposed();
-        var spec = method is { } m ? MethodCatalog.Of(m) : MethodCatalog.In(_options.Method).FirstOrDefault(s => s.ClassSpecific)
+        var specific = MethodCatalog.In(_options.Method).Where(s => s.ClassSpecific).ToList();
+        var spec = method is { } m ? MethodCatalog.Of(m)
+            : specific.Find(s => s.Method == ExplanationMethod.TransformerAttribution) ?? specific.FirstOrDefault()
             ?? throw new InvalidOperationException(
                 $"The explanation of '{_source}' has no class-specific map to compare across classes; ask for one with ExplainOptions.Method (e.g. TransformerAttribution).");
         if (!spec.ClassSpecific)

@@ -73,6 +73,18 @@ public sealed partial class VitExplainer : IDisposable
     /// <summary>The model's dimensions, labels and preprocessing.</summary>
     public VitConfig Config => _session.Config;
 
+    /// <summary>True once a class-specific method has built the gradient session (tests: the default path never does).</summary>
+    internal bool HasGradientSession
+    {
+        get
+        {
+            lock (_gradientLock)
+            {
+                return _gradients is not null;
+            }
+        }
+    }
+
     /// <summary>The options the explainer was built with.</summary>
     public ExplainerOptions Options { get; }
 
