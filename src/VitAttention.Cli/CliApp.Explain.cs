@@ -54,6 +54,8 @@ internal static partial class CliApp
                 ? null
                 : RegionOfInterest.FromRectangle((int)MathF.Round(roi[0]), (int)MathF.Round(roi[1]), (int)MathF.Round(roi[2]), (int)MathF.Round(roi[3])),
             Figure = FigureOptions.Default with { Overlay = overlay },
+            Method = MethodsOf(a, "explain"),
+            TargetClass = TargetClassOf(a, "explain"),
         };
 
         var explainerOptions = ExplainerOptionsFrom(a, stderr) with { MaxBatchSize = a.Int("batch", 8, 1, 256) };
@@ -64,10 +66,10 @@ internal static partial class CliApp
             options = options with { Layers = layers };
         }
 
-        options.Validate(explainer.Config.NumLayers);
+        ValidateForModel(options, explainer.Config, "explain");
         IReadOnlyList<string> images = a.Positionals;
         var stems = UniqueStems(images);
-        RefuseOverwritingInputs(images, explainer.ModelFiles, outDir, stems);
+        RefuseOverwritingInputs(images, explainer.ModelFiles, outDir, stems, WritesMethodFigures(options));
 
         var progress = new ExplainProgress(stderr, images.Count, interactive: !Console.IsErrorRedirected && stderr == Console.Error);
         var written = new List<WrittenImage>();
@@ -174,7 +176,7 @@ internal static partial class CliApp
             var paths = image.Paths;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{image.Source}: {(top is null ? "no classifier" : $"{top.Label} {top.Probability:0.0000}")}; most focused layers {string.Join(", ", image.FocusedLayers)}"));
-            stdout.WriteLine($"  {paths.ClsOverlay}\n  {paths.Layers}\n  {paths.FocusedLayers}\n  {paths.Rollout}\n  {paths.Json}");
+            stdout.WriteLine("  " + string.Join("\n  ", paths.All));
         }
 
         foreach (var f in failures)
@@ -189,9 +191,10 @@ internal static partial class CliApp
     }
 
     /// <summary>Every file explain may write, so none of them can be one of the inputs (images or model files), by any path, link or hard link.</summary>
-    internal static void RefuseOverwritingInputs(IReadOnlyList<string> images, IReadOnlyList<string> modelFiles, string outDir, string[] stems)
+    internal static void RefuseOverwritingInputs(
+        IReadOnlyList<string> images, IReadOnlyList<string> modelFiles, string outDir, string[] stems, (bool Methods, bool Classes) methodFigures = default)
     {
-        var outputs = stems.SelectMany(s => FigurePaths.For(outDir, s).All).ToList();
+        var outputs = stems.SelectMany(s => FigurePaths.For(outDir, s, methodFigures.Methods, methodFigures.Classes).All).ToList();
         if (stems.Length == 2)
         {
             var sideBySide = FigurePaths.For(outDir, ComparisonStem(stems));
@@ -210,6 +213,31 @@ internal static partial class CliApp
                 throw new UsageException($"'explain' would write {Path.GetFileName(output)} over the model file '{modelFile}'; choose another --out folder.");
             }
         }
+    }
+
+    /// <summary>Which method figures explain may write: the grid with any method but rollout, the class comparison with a gradient method for two or more classes.</summary>
+    internal static (bool Methods, bool Classes) WritesMethodFigures(ExplainOptions options) =>
+        (options.Method != ExplanationMethod.Rollout,
+         options.TargetClass.Count >= 2 && Analysis.Methods.MethodCatalog.NeedsGradients(options.Method));
+
+    /// <summary>The options checked against the loaded model; a bad --class or a gradient method on a model without classes is a usage error.</summary>
+    internal static void ValidateForModel(ExplainOptions options, Models.VitConfig config, string command)
+    {
+        try
+        {
+            options.ValidateFor(config);
+        }
+        catch (ArgumentException e) when (e.ParamName is nameof(ExplainOptions.TargetClass) or nameof(ExplainOptions.Method))
+        {
+            throw new UsageException($"'{command}': {(e.ParamName == nameof(ExplainOptions.Method) ? "--method" : "--class")}: {StripParameter(e.Message)}");
+        }
+    }
+
+    /// <summary>An ArgumentException's message without the " (Parameter 'x')" .NET appends.</summary>
+    private static string StripParameter(string message)
+    {
+        int at = message.LastIndexOf(" (Parameter '", StringComparison.Ordinal);
+        return at > 0 ? message[..at] : message;
     }
 
     /// <summary>The stem of the side-by-side figures of two photos.</summary>
@@ -259,6 +287,16 @@ internal static partial class CliApp
                 w.WriteString("layers", paths.Layers);
                 w.WriteString("focused", paths.FocusedLayers);
                 w.WriteString("rollout", paths.Rollout);
+                if (paths.Methods is { } methods)
+                {
+                    w.WriteString("methods", methods);
+                }
+
+                if (paths.Classes is { } classes)
+                {
+                    w.WriteString("classes", classes);
+                }
+
                 w.WriteString("json", paths.Json);
                 w.WriteEndObject();
                 Explanation.WritePredictions(w, image.Predictions);

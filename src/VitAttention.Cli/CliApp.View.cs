@@ -34,6 +34,8 @@ internal static partial class CliApp
         {
             KeepAttentions = true, // the page embeds every layer's and head's attention
             TopK = a.Int("top-classes", 5, 1, 100_000),
+            Method = MethodsOf(a, "view"),
+            TargetClass = TargetClassOf(a, "view"),
             Rollout = RolloutOptions.Default with
             {
                 Fusion = a.Enum("head-fusion", HeadFusion.Mean),
@@ -50,6 +52,8 @@ internal static partial class CliApp
         {
             throw new UsageException($"'view': --out '{output}' is the model file '{modelFile}'; choose another file name.");
         }
+
+        ValidateForModel(options, explainer.Config, "view");
 
         using var explanation = explainer.Explain(image, options, ct);
         explanation.SaveHtml(output);

@@ -1,4 +1,5 @@
 using System.Text;
+using VitAttention.Analysis.Methods;
 
 namespace VitAttention.Cli;
 
@@ -39,13 +40,24 @@ internal static class CliCommands
         new("help", null, "print this command's help (also -h)"),
     ];
 
+    /// <summary><c>--method</c>, from the method table (a new method appears here by itself).</summary>
+    private static CliOption MethodOption(string effect) => new(
+        "method", "rollout,attention,…",
+        $"explanation methods, comma-separated: {MethodCatalog.Names} (default rollout); the gradient methods build the model's gradient graph once and run one backward pass per class; {effect}");
+
+    /// <summary><c>--class</c>.</summary>
+    private static CliOption ClassOption(string effect) => new(
+        "class", "top|top2|<index>|<label>",
+        $"target class of the gradient methods: the top predicted class (default), the top N (topN), class indices (281 or 281,285) or a label (tabby); {effect}");
+
     public static readonly CliCommand Explain = new(
         "explain",
         "<image…> --out DIR",
         "explain images; write figures and JSON for each as soon as it is done",
         "Writes <stem>.cls.png, .layers.png, .focused.png, .rollout.png and .json in DIR for each image as soon as that image is " +
         "done (each file atomically), so an interrupted run keeps every finished image; given two images it also writes each " +
-        "figure side by side as <a>_vs_<b>.<figure>.png. Progress for explaining and writing goes to stderr. No output may " +
+        "figure side by side as <a>_vs_<b>.<figure>.png. With --method, <stem>.methods.png shows each method, and with --class " +
+        "top2 (or two classes) <stem>.classes.png shows one gradient method for each class; the JSON gains their maps. Progress for explaining and writing goes to stderr. No output may " +
         "replace an input image or a model file.",
         [
             new("out", "DIR", "folder for the figures and JSON (required; created if needed)"),
@@ -58,6 +70,8 @@ internal static class CliCommands
             new("head-fusion", "mean|max|min", "how the rollout combines heads (default mean)"),
             new("discard", "R", "rollout discard ratio from 0 to 0.99 (default 0)"),
             new("clip-percentile", "P", "clip each map at this percentile, 50 to 100, before scaling (default none)"),
+            MethodOption("also writes <stem>.methods.png, one panel per method"),
+            ClassOption("two or more classes also write <stem>.classes.png, one panel per class (transformer attribution if asked, else the first gradient method)"),
             new("colorbar", null, "add a colour bar to each figure"),
             new("batch", "N", "images per forward pass, 1 to 256 (default 8)"),
             new("keep-going", null, "go on past images that cannot be read; list them, exit 8 if any failed"),
@@ -76,6 +90,8 @@ internal static class CliCommands
             new("head-fusion", "mean|max|min", "how the rollout combines heads (default mean)"),
             new("discard", "R", "rollout discard ratio from 0 to 0.99 (default 0)"),
             new("top-classes", "N", "how many classes to list (default 5)"),
+            MethodOption("the page's method picker lists each"),
+            ClassOption("the page's class picker switches between them"),
         ]);
 
     public static readonly CliCommand Classify = new(

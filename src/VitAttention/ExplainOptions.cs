@@ -1,4 +1,5 @@
 using VitAttention.Analysis;
+using VitAttention.Analysis.Methods;
 using VitAttention.Inference;
 using VitAttention.Rendering;
 using VitAttention.Rollout;
@@ -19,6 +20,24 @@ public sealed record ExplainOptions
     /// token count is always taken from the model, whatever this says.
     /// </summary>
     public RolloutOptions Rollout { get; init; } = RolloutOptions.Default;
+
+    /// <summary>
+    /// Which explanation methods' maps <see cref="Explanation.Maps"/> holds; combine flags with <c>|</c>. Default
+    /// <see cref="ExplanationMethod.Rollout"/> alone: no gradient graph is built. Any class-specific method (gradient
+    /// rollout, transformer attribution, Grad-CAM, attention Grad-CAM) builds the model's gradient graph on first use
+    /// (once per explainer) and runs one forward and backward pass per target class and batch. Gradient rollout uses
+    /// <see cref="RolloutOptions.DiscardRatio"/>, transformer attribution starts at <see cref="RolloutOptions.FirstLayer"/>,
+    /// and every method reads the rows of <see cref="RolloutOptions.QueryToken"/> (the mean of the patch rows for a
+    /// model without a class token). <see cref="Explanation.Rollout"/> and the layer maps are computed whatever this says.
+    /// </summary>
+    public ExplanationMethod Method { get; init; } = ExplanationMethod.Rollout;
+
+    /// <summary>
+    /// The classes the class-specific methods explain: <see cref="TargetClass.Top"/> (default: the most probable class),
+    /// <see cref="TargetClass.Index"/> or <see cref="TargetClass.Label"/>. Each class is one gradient pass; two classes
+    /// give two maps per class-specific method. Ignored when <see cref="Method"/> asks for no class-specific method.
+    /// </summary>
+    public TargetClass TargetClass { get; init; } = TargetClass.Default;
 
     /// <summary>
     /// One-based layers for the side-by-side figure; null picks the first, the middle and the last
@@ -58,6 +77,14 @@ public sealed record ExplainOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(FocusedTop, 1, nameof(FocusedTop));
         ArgumentNullException.ThrowIfNull(Rollout);
         ArgumentNullException.ThrowIfNull(Figure);
+        ArgumentNullException.ThrowIfNull(TargetClass);
+        if (Method == 0 || (Method & ~MethodCatalog.Defined) != 0)
+        {
+            throw new ArgumentException(
+                $"Method {(int)Method} is not a combination of explanation methods; use ExplanationMethod flags ({MethodCatalog.Names}), e.g. ExplanationMethod.Rollout | ExplanationMethod.TransformerAttribution.",
+                nameof(Method));
+        }
+
         Figure.Validate();
         if (Layers is not null)
         {
@@ -80,6 +107,30 @@ public sealed record ExplainOptions
                 throw new ArgumentException($"Layer {layer} does not exist: this model's layers are numbered 1 to {layers}.", parameter);
             }
         }
+    }
+
+    /// <summary>
+    /// Throws when an option cannot apply to <paramref name="config"/>'s model: a class-specific method for a model
+    /// without a classifier, or a target class it does not have.
+    /// </summary>
+    /// <returns>The fixed target classes, or null when they are the top predicted ones (or no class-specific method is asked).</returns>
+    internal int[]? ValidateFor(Models.VitConfig config)
+    {
+        Validate(config.NumLayers);
+        if (!MethodCatalog.NeedsGradients(Method))
+        {
+            return null;
+        }
+
+        if (config.NumClasses == 0)
+        {
+            string asked = string.Join(", ", MethodCatalog.In(Method).Where(m => m.ClassSpecific).Select(m => m.Name));
+            throw new ArgumentException(
+                $"Method asks for class-specific maps ({asked}) but the model has no classifier (num_classes 0): it has no class to explain; use ExplanationMethod.Rollout or Attention.",
+                nameof(Method));
+        }
+
+        return TargetClass.Resolve(config, nameof(TargetClass));
     }
 
     /// <summary>The one-based layers for the side-by-side figure of a model with <paramref name="layers"/> layers.</summary>

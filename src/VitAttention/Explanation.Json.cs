@@ -10,11 +10,17 @@ public sealed partial class Explanation
     /// The numbers as one JSON document:
     /// <c>{"image", "predictions":[{"index","label","probability"}…], "query":"class token", "queryToken":0,
     /// "layers":[{"layer":1,"map":[…],"focus":…[,"registerShare":…]}…], "rollout":{"map":[…],"headFusion",
-    /// "residualAlpha","discardRatio","firstLayer","lastLayer"}, "focusedLayers":[…], "focusMeasure", "model":{…}}</c>.
+    /// "residualAlpha","discardRatio","firstLayer","lastLayer"}, "targetClasses":[…], "methods":{"rollout":{"class":null,
+    /// "label":null,"map":[…]}, "transformer-attribution":{"class":281,"label":"tabby","map":[…],"otherClasses":[{"class",
+    /// "label","map"}…]}…}, "focusedLayers":[…], "focusMeasure", "model":{…}}</c>.
     /// Maps are the attention of the rows <c>query</c> names ("class token", "token q", or "mean of patch queries" for
     /// models without a class token), row-major over the patch grid, values as computed (before any display scaling);
     /// layer numbers are one-based, token positions zero-based. Models with register tokens report per layer the share
-    /// of that attention the registers took (they are never in the maps).
+    /// of that attention the registers took (they are never in the maps). <c>methods</c> has one entry per method asked
+    /// for (<see cref="ExplainOptions.Method"/>), keyed by its CLI name: a class-agnostic method's map has <c>class</c> and
+    /// <c>label</c> null; a class-specific method's entry is the map of the first target class (the top class by default),
+    /// and with more target classes, <c>otherClasses</c> lists the rest in <c>targetClasses</c> order (so a reader of one
+    /// class never needs to look further). <c>targetClasses</c> is empty when no class-specific method was asked for.
     /// </summary>
     /// <param name="indented">True for one value per line (easier to read), false for one line.</param>
     /// <returns>The JSON text.</returns>
@@ -65,6 +71,7 @@ public sealed partial class Explanation
         w.WriteNumber("firstLayer", rollout.FirstLayer);
         w.WriteNumber("lastLayer", rollout.LastLayer ?? _config.NumLayers);
         w.WriteEndObject();
+        WriteMethods(w);
         w.WriteStartArray("focusedLayers");
         foreach (int layer in _focus.TopLayers)
         {
@@ -75,6 +82,57 @@ public sealed partial class Explanation
         w.WriteString("focusMeasure", _focus.Measure == Analysis.FocusMeasure.RegionMass ? "roiMass" : "concentration");
         WriteModel(w, _config);
         w.WriteEndObject();
+    }
+
+    /// <summary><c>"targetClasses":[…], "methods":{name:{class,label,map[,otherClasses]}}</c>.</summary>
+    private void WriteMethods(Utf8JsonWriter w)
+    {
+        w.WriteStartArray("targetClasses");
+        foreach (int c in _targetClasses)
+        {
+            w.WriteNumberValue(c);
+        }
+
+        w.WriteEndArray();
+        w.WriteStartObject("methods");
+        foreach (var group in _methodMaps.GroupBy(m => m.Method))
+        {
+            var maps = group.ToList();
+            w.WriteStartObject(maps[0].Name);
+            WriteMethodMap(w, maps[0]);
+            if (maps.Count > 1)
+            {
+                w.WriteStartArray("otherClasses");
+                foreach (var other in maps.Skip(1))
+                {
+                    w.WriteStartObject();
+                    WriteMethodMap(w, other);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteMethodMap(Utf8JsonWriter w, MethodMap map)
+    {
+        if (map.ClassIndex is { } c)
+        {
+            w.WriteNumber("class", c);
+            w.WriteString("label", map.ClassLabel);
+        }
+        else
+        {
+            w.WriteNull("class");
+            w.WriteNull("label");
+        }
+
+        WriteMap(w, "map", map.Map);
     }
 
     internal static void WritePredictions(Utf8JsonWriter w, IReadOnlyList<Inference.Prediction> predictions)

@@ -30,6 +30,8 @@ public sealed partial class Explanation : IDisposable
     private readonly LayerFocusResult _focus;
     private readonly SKRectI _seenRegion;
     private readonly double?[] _registerShares; // per layer: the read rows' attention to register tokens, or null
+    private readonly MethodMap[] _methodMaps; // per method asked (table order), class-specific ones per target class
+    private readonly int[] _targetClasses;    // the classes the class-specific maps explain, in rank order
     private AttentionMap[]? _headMaps; // [layer, head]: each head's map of the query token
     private SKBitmap? _photo;
     private AttentionStack? _attentions; // [layer, 1, head, query, key] when KeepAttentions, else null
@@ -50,7 +52,9 @@ public sealed partial class Explanation : IDisposable
         AttentionMap[] headMaps,
         double?[] registerShares,
         AttentionStack? attentions,
-        int inputIndex)
+        int inputIndex,
+        MethodMap[] methodMaps,
+        int[] targetClasses)
     {
         _source = source;
         _config = config;
@@ -67,6 +71,8 @@ public sealed partial class Explanation : IDisposable
         _registerShares = registerShares;
         _attentions = attentions;
         InputIndex = inputIndex;
+        _methodMaps = methodMaps;
+        _targetClasses = targetClasses;
     }
 
     /// <summary>The image's path or name.</summary>
@@ -116,6 +122,48 @@ public sealed partial class Explanation : IDisposable
     /// <see cref="ExplainOptions.KeepAttentions"/> was set; null otherwise.
     /// </summary>
     public AttentionStack? Attentions => Alive(_attentions);
+
+    /// <summary>
+    /// The map of every method <see cref="ExplainOptions.Method"/> asked for, in <see cref="ExplanationMethod"/> order:
+    /// one per class-agnostic method, and one per target class (<see cref="TargetClasses"/> order) per class-specific
+    /// method.
+    /// </summary>
+    public IReadOnlyList<MethodMap> Maps => Alive(_methodMaps);
+
+    /// <summary>
+    /// The classes the class-specific maps explain, in order (the top predicted first for <see cref="TargetClass.Top"/>);
+    /// empty when no class-specific method was asked for.
+    /// </summary>
+    public IReadOnlyList<int> TargetClasses => Alive(_targetClasses);
+
+    /// <summary>One method's map.</summary>
+    /// <param name="method">One method that <see cref="ExplainOptions.Method"/> asked for.</param>
+    /// <param name="classIndex">
+    /// For a class-specific method, the target class (one of <see cref="TargetClasses"/>); null for the first target
+    /// class. Ignored for a class-agnostic method, whose map is the same for every class.
+    /// </param>
+    /// <returns>The map.</returns>
+    /// <exception cref="ArgumentException">The method was not asked for, is not one flag, or the class is not a target class; the message lists what is there.</exception>
+    public MethodMap Map(ExplanationMethod method, int? classIndex = null)
+    {
+        ThrowIfDisposed();
+        var asked = _methodMaps.Where(m => m.Method == method).ToList();
+        if (asked.Count == 0)
+        {
+            string held = string.Join(", ", _methodMaps.Select(m => m.Name).Distinct());
+            throw new ArgumentException(
+                $"The explanation of '{_source}' has no {method} map; it holds {held}. Ask for it with ExplainOptions.Method.", nameof(method));
+        }
+
+        if (!asked[0].IsClassSpecific || classIndex is null)
+        {
+            return asked[0];
+        }
+
+        return asked.Find(m => m.ClassIndex == classIndex) ?? throw new ArgumentException(
+            $"The explanation of '{_source}' has no {method} map for class {classIndex}; its target classes are {string.Join(", ", _targetClasses)}. Ask for it with ExplainOptions.TargetClass.",
+            nameof(classIndex));
+    }
 
     /// <summary>The image's position in the sequence given to <c>ExplainMany</c> (0 for a single image).</summary>
     internal int InputIndex { get; }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using SkiaSharp;
 using VitAttention.Analysis;
+using VitAttention.Analysis.Methods;
 using VitAttention.Inference;
 using VitAttention.Rendering;
 using VitAttention.Rollout;
@@ -76,11 +77,17 @@ public sealed partial class VitExplainer
 
             cancellationToken.ThrowIfCancellationRequested();
             int one = _session.InputLength;
+            if (MethodCatalog.NeedsGradients(options.Method))
+            {
+                RunGradientBatch(pending, batch, one, options, results, cancellationToken);
+                return results;
+            }
+
             using VitOutput output = RunPooled(pending, batch, one, cancellationToken);
             for (int i = 0; i < batch; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                results.Add(Build(pending[i].Image!, output, i, options, pending[i].Index));
+                results.Add(Build(pending[i].Image!, output.Attentions, output.Logits, i, options, pending[i].Index, [], []));
                 pending[i] = (pending[i].Index, null); // the photo now belongs to the explanation
             }
 
@@ -122,15 +129,106 @@ public sealed partial class VitExplainer
     }
 
     /// <summary>
+    /// A batch with class-specific methods: one gradient run per target class gives the logits, the attentions and the
+    /// gradients together (the attention session is not run). The top classes are learned first from a logits-only
+    /// run; fixed classes need none. The runs for the second and later classes go first and are dropped once their
+    /// maps are taken, so only one run's tensors are held at a time; the first class's run then makes the explanations.
+    /// </summary>
+    private void RunGradientBatch(
+        List<(int Index, PreprocessedImage? Image)> pending, int batch, int one, ExplainOptions options, List<Explanation> results, CancellationToken cancellationToken)
+    {
+        GradientSession gradients = EnsureGradientSession();
+        int[]? fixedClasses = options.TargetClass.Resolve(Config, nameof(options.TargetClass));
+        int count = options.TargetClass.Count;
+        float[] pixels = ArrayPool<float>.Shared.Rent(batch * one); // [batch, channels, height, width]
+        try
+        {
+            for (int i = 0; i < batch; i++)
+            {
+                pending[i].Image!.Pixels.CopyTo(pixels.AsSpan(i * one, one));
+            }
+
+            ReadOnlySpan<float> input = pixels.AsSpan(0, batch * one);
+            var targets = new int[batch][]; // [batch][class rank]
+            if (fixedClasses is null)
+            {
+                float[] logits = _session.RunLogits(input, batch, cancellationToken); // [batch, classes]
+                for (int i = 0; i < batch; i++)
+                {
+                    targets[i] = [.. Predictions.TopK(logits.AsSpan(i * Config.NumClasses, Config.NumClasses), Config, count).Select(p => p.Index)];
+                }
+            }
+            else
+            {
+                Array.Fill(targets, fixedClasses);
+            }
+
+            var classMaps = new List<(int Rank, MethodMap Map)>[batch];
+            for (int i = 0; i < batch; i++)
+            {
+                classMaps[i] = [];
+            }
+
+            var specific = MethodCatalog.In(options.Method).Where(m => m.ClassSpecific).ToArray();
+            GradientOutput? first = null;
+            for (int step = 1; step <= count; step++)
+            {
+                int rank = step % count; // 1, 2, …, count − 1, then 0
+                cancellationToken.ThrowIfCancellationRequested();
+                int[] target = [.. targets.Select(t => t[rank])];
+                GradientOutput run = gradients.Run(input, batch, target, cancellationToken);
+                for (int i = 0; i < batch; i++)
+                {
+                    var inputs = MethodInputsOf(run.Attentions, i, options, [], run);
+                    foreach (var method in specific)
+                    {
+                        var map = new AttentionMap(Config.GridHeight, Config.GridWidth, method.Compute(inputs));
+                        classMaps[i].Add((rank, new MethodMap(method.Method, target[i], Config.LabelOf(target[i]), map)));
+                    }
+                }
+
+                first = run;
+            }
+
+            for (int i = 0; i < batch; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                results.Add(Build(pending[i].Image!, first!.Attentions, first.Logits, i, options, pending[i].Index, classMaps[i], targets[i]));
+                pending[i] = (pending[i].Index, null); // the photo now belongs to the explanation
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pixels);
+        }
+    }
+
+    /// <summary>What the method formulas read for one image: the rows of the options' query token, or the patch-row mean.</summary>
+    private MethodInputs MethodInputsOf(AttentionStack stack, int item, ExplainOptions options, float[] rolloutRow, GradientOutput? gradients)
+    {
+        var readout = QueryReadout.For(Config, options.Rollout.QueryToken);
+        return new MethodInputs
+        {
+            Attentions = stack,
+            Item = item,
+            Prefix = Config.PrefixTokens,
+            Query = readout.IsPatchQueryMean ? QueryRows.Patches(Config.PrefixTokens, Config.Tokens) : QueryRows.Token(readout.QueryToken),
+            Rollout = options.Rollout,
+            RolloutRow = rolloutRow,
+            Gradients = gradients,
+        };
+    }
+
+    /// <summary>
     /// One image's explanation from its batch's output: every layer's map, each head's query row, the rollout row,
     /// the focus ranking and the probabilities are computed here, so nothing of the batch is kept afterwards (only
     /// this item's attention, copied, when <see cref="ExplainOptions.KeepAttentions"/> asks for it).
     /// </summary>
-    private Explanation Build(PreprocessedImage image, VitOutput output, int item, ExplainOptions options, int inputIndex)
+    private Explanation Build(
+        PreprocessedImage image, AttentionStack stack, float[] batchLogits, int item, ExplainOptions options, int inputIndex,
+        IReadOnlyList<(int Rank, MethodMap Map)> classMaps, int[] targets)
     {
         var config = Config;
-        var stack = output.Attentions;
-        var shape = stack.Shape;
         var rolloutOptions = options.Rollout with { PrefixTokens = config.PrefixTokens, InputsAreSoftmax = true };
         int heads = config.NumHeads;
         var engine = _engines.TryTake(out var e) ? e : new RolloutEngine();
@@ -162,16 +260,42 @@ public sealed partial class VitExplainer
                 : LayerFocus.Rank(maps, Math.Min(options.FocusedTop, maps.Length));
             var layers = maps.Select((m, l) => new LayerAttention(l + 1, m, focus.Scores[l])).ToArray();
             // A model without a classifier (DINO) explains attention only: no probabilities, no predictions.
-            var logits = config.NumClasses > 0 ? output.LogitsOf(item) : [];
+            var logits = config.NumClasses > 0 ? batchLogits.AsSpan(item * config.NumClasses, config.NumClasses) : [];
             float[] probabilities = config.NumClasses > 0 ? Predictions.Softmax(logits) : [];
             IReadOnlyList<Prediction> top = config.NumClasses > 0 ? Predictions.TopKOfProbabilities(probabilities, config, options.TopK) : [];
             AttentionStack? kept = options.KeepAttentions ? CopyItem(stack, item) : null;
-            return new Explanation(image.Source, config, options, top, probabilities, layers, rollout, row, focus, image.Photo, seen, headMaps, registerShares, kept, inputIndex);
+            MethodMap[] methodMaps = MethodMapsOf(stack, item, options, row, classMaps);
+            return new Explanation(
+                image.Source, config, options, top, probabilities, layers, rollout, row, focus, image.Photo, seen, headMaps, registerShares, kept, inputIndex,
+                methodMaps, targets);
         }
         finally
         {
             _engines.Add(engine);
         }
+    }
+
+    /// <summary>
+    /// Every method map of one image, in <see cref="MethodCatalog"/>'s order: the class-agnostic ones computed here, the
+    /// class-specific ones (already computed from their gradient runs) by class rank.
+    /// </summary>
+    private MethodMap[] MethodMapsOf(AttentionStack stack, int item, ExplainOptions options, float[] rolloutRow, IReadOnlyList<(int Rank, MethodMap Map)> classMaps)
+    {
+        var maps = new List<MethodMap>();
+        MethodInputs? inputs = null;
+        foreach (var method in MethodCatalog.In(options.Method))
+        {
+            if (method.ClassSpecific)
+            {
+                maps.AddRange(classMaps.Where(c => c.Map.Method == method.Method).OrderBy(c => c.Rank).Select(c => c.Map));
+                continue;
+            }
+
+            inputs ??= MethodInputsOf(stack, item, options, rolloutRow, null);
+            maps.Add(new MethodMap(method.Method, null, null, new AttentionMap(Config.GridHeight, Config.GridWidth, method.Compute(inputs))));
+        }
+
+        return [.. maps];
     }
 
     /// <summary>One item's part of a batch's stack as a stack of its own, <c>[layer, 1, head, query, key]</c>.</summary>

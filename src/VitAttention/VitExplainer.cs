@@ -22,13 +22,24 @@ public sealed partial class VitExplainer : IDisposable
     private readonly VitSession _session;
     private readonly ImagePreprocessor _preprocessor;
     private readonly ConcurrentBag<RolloutEngine> _engines = [];
+    private readonly Lock _gradientLock = new();
+    private readonly PreparedModel? _gradientModel; // what the gradient graph is built from, when it is cheap to hold
+    private readonly Func<PreparedModel>? _reload;   // else how to prepare the model again for it
+    private GradientSession? _gradients;             // built on the first class-specific explanation
     private int _disposed;
 
-    /// <summary>Wraps a prepared model in a session. The model's serialised graph is not kept.</summary>
+    /// <summary>
+    /// Wraps a prepared model in a session. The model's serialised graph is not kept: a model whose graph is a file
+    /// (a checkpoint in the prepared-model cache) is kept by its path, for the gradient graph a class-specific method
+    /// builds later; a model held in memory (an ONNX export) is prepared again by <paramref name="reload"/> then. Without
+    /// <paramref name="reload"/> an in-memory model is kept (tests, small graphs).
+    /// </summary>
     /// <exception cref="DeviceUnavailableException">CUDA was asked for and cannot be used (and fallback was not allowed).</exception>
-    internal VitExplainer(PreparedModel model, ExplainerOptions? options = null)
+    internal VitExplainer(PreparedModel model, ExplainerOptions? options = null, Func<PreparedModel>? reload = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        _gradientModel = model.OnnxBytes is null || reload is null ? model : null;
+        _reload = reload;
         Options = options ?? ExplainerOptions.Default;
         Options.Validate();
         if (Options.ImageSize is { } size && (size != model.Config.ImageHeight || size != model.Config.ImageWidth))
@@ -62,6 +73,18 @@ public sealed partial class VitExplainer : IDisposable
     /// <summary>The model's dimensions, labels and preprocessing.</summary>
     public VitConfig Config => _session.Config;
 
+    /// <summary>True once a class-specific method has built the gradient session (tests: the default path never does).</summary>
+    internal bool HasGradientSession
+    {
+        get
+        {
+            lock (_gradientLock)
+            {
+                return _gradients is not null;
+            }
+        }
+    }
+
     /// <summary>The options the explainer was built with.</summary>
     public ExplainerOptions Options { get; }
 
@@ -82,7 +105,8 @@ public sealed partial class VitExplainer : IDisposable
     {
         options ??= ExplainerOptions.Default;
         options.Validate();
-        return new VitExplainer(ModelLoader.Load(model, LoadingOf(options), cancellationToken), options);
+        PreparedModel prepared = ModelLoader.Load(model, LoadingOf(options), cancellationToken);
+        return new VitExplainer(prepared, options, ReloaderOf(prepared, model, options));
     }
 
     /// <summary>
@@ -103,7 +127,7 @@ public sealed partial class VitExplainer : IDisposable
         options ??= ExplainerOptions.Default;
         options.Validate();
         PreparedModel prepared = await ModelLoader.LoadAsync(model, LoadingOf(options), cancellationToken).ConfigureAwait(false);
-        return await Task.Run(() => new VitExplainer(prepared, options), cancellationToken).ConfigureAwait(false);
+        return await Task.Run(() => new VitExplainer(prepared, options, ReloaderOf(prepared, model, options)), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -236,8 +260,36 @@ public sealed partial class VitExplainer : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _session.Dispose();
+            lock (_gradientLock)
+            {
+                _gradients?.Dispose();
+                _gradients = null;
+            }
         }
     }
+
+    /// <summary>
+    /// The gradient session, built on first use: the gradient graph of ViT-B/16 takes seconds to build and its session
+    /// holds a second copy of the weights, so explainers that never ask for a class-specific method never pay for it.
+    /// </summary>
+    private GradientSession EnsureGradientSession()
+    {
+        lock (_gradientLock)
+        {
+            ThrowIfDisposed();
+            if (_gradients is null)
+            {
+                PreparedModel model = _gradientModel ?? _reload!();
+                _gradients = new GradientSession(model, Options.Session, keepGraph: false);
+            }
+
+            return _gradients;
+        }
+    }
+
+    /// <summary>How to prepare a model held in memory again (for its gradient graph) without keeping its bytes; null when its graph is a file.</summary>
+    private static Func<PreparedModel>? ReloaderOf(PreparedModel prepared, string model, ExplainerOptions options) =>
+        prepared.OnnxBytes is null ? null : () => ModelLoader.Load(model, LoadingOf(options));
 
     /// <summary>The load options, with <see cref="ExplainerOptions.ImageSize"/> passed on when it is set.</summary>
     private static ModelLoadOptions LoadingOf(ExplainerOptions options) =>
@@ -266,7 +318,7 @@ public sealed partial class VitExplainer : IDisposable
     {
         ThrowIfDisposed();
         options ??= ExplainOptions.Default;
-        options.Validate(Config.NumLayers);
+        options.ValidateFor(Config);
         ArgumentNullException.ThrowIfNull(options.Rollout);
         (options.Rollout with { PrefixTokens = Config.PrefixTokens })
             .Validate(new AttentionShape(Config.NumLayers, 1, Config.NumHeads, Config.Tokens));

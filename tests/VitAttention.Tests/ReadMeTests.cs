@@ -173,6 +173,50 @@ public partial class ReadMeTests
         return failures;
     }
 
+    [Test]
+    public void ClassSpecificSample_DemoModel_TwoClassesTwoMapsAndTheMethodFigures()
+    {
+        string work = FixturePaths.NewTempFolder();
+        string previous = Environment.CurrentDirectory;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(work, "models", "demo-vit-tiny"));
+            foreach (string f in new[] { "config.json", "preprocessor_config.json", "model.safetensors" })
+            {
+                File.Copy(Path.Combine(DemoModel, f), Path.Combine(work, "models", "demo-vit-tiny", f));
+            }
+
+            File.Copy(FixturePaths.Image("chelsea.png"), Path.Combine(work, "chelsea.png"));
+            Environment.CurrentDirectory = work;
+
+            var (topClass, second) = ClassSpecificSample();
+
+            Assert.That(topClass, Has.Length.EqualTo(14 * 14));
+            Assert.That(second, Is.Not.EqualTo(topClass));
+            Assert.That(File.Exists(Path.Combine(work, "out", "chelsea.methods.png")) && File.Exists(Path.Combine(work, "out", "chelsea.classes.png")), Is.True);
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static (float[] TopClass, float[] Second) ClassSpecificSample()
+    {
+        using var explainer = AttentionRollout.Load("models/demo-vit-tiny");
+        var options = ExplainOptions.Default with
+        {
+            Method = ExplanationMethod.Rollout | ExplanationMethod.TransformerAttribution,
+            TargetClass = TargetClass.Top(2),                                   // or TargetClass.Index(281), TargetClass.Label("tabby")
+        };
+        using var cat = explainer.Explain("chelsea.png", options);
+        float[] topClass = cat.Map(ExplanationMethod.TransformerAttribution).Map.ToArray();
+        float[] second = cat.Map(ExplanationMethod.TransformerAttribution, cat.TargetClasses[1]).Map.ToArray();
+        cat.SaveFigures("out/");                                                // + chelsea.methods.png, chelsea.classes.png
+        return (topClass, second);
+    }
+
     /// <summary>Lines trimmed, blank lines and <c>using</c> directives dropped, joined by newlines.</summary>
     private static string Normalise(string code) => string.Join('\n', code.Split('\n')
         .Select(l => l.Trim())

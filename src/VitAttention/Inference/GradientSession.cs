@@ -67,15 +67,23 @@ internal sealed class GradientSession : IDisposable
     private int _disposed;
 
     /// <summary>Builds (or reuses) the gradient graph of <paramref name="model"/> and loads it.</summary>
+    /// <param name="model">The prepared model.</param>
+    /// <param name="options">Device and threads.</param>
+    /// <param name="keepGraph">
+    /// True (the default) keeps the built graph with the model instance (<see cref="GraphOf"/>) and the session keeps
+    /// both; false builds it for this session alone and lets the serialised graph and the model go once ONNX Runtime
+    /// holds the session (what an explainer does: it keeps no serialised graph).
+    /// </param>
     /// <exception cref="ModelFormatException">The model has no classifier, or an op between the attention and the logits
     /// has no backward rule (the message names it).</exception>
-    public GradientSession(PreparedModel model, VitSessionOptions? options = null)
+    public GradientSession(PreparedModel model, VitSessionOptions? options = null, bool keepGraph = true)
     {
         ArgumentNullException.ThrowIfNull(model);
-        Model = model;
+        Model = keepGraph ? model : null;
+        Source = model.Source;
         Config = model.Config;
         Config.Validate(model.Source);
-        Graph = GraphOf(model);
+        Graph = keepGraph ? GraphOf(model) : GradientGraph.Build(model);
         options ??= VitSessionOptions.Default;
         if (options.IntraOpThreads is <= 0)
         {
@@ -103,9 +111,17 @@ internal sealed class GradientSession : IDisposable
         }
 
         _outputNames = [.. outputs];
+        if (!keepGraph)
+        {
+            Graph = Graph with { Onnx = [] };
+        }
     }
 
-    public PreparedModel Model { get; }
+    /// <summary>The model, when the session was made with <c>keepGraph</c>; else null.</summary>
+    public PreparedModel? Model { get; }
+
+    /// <summary>Where the model came from, for messages.</summary>
+    public string Source { get; }
 
     public VitConfig Config { get; }
 
@@ -256,7 +272,7 @@ internal sealed class GradientSession : IDisposable
                 }
                 catch (OnnxRuntimeException e)
                 {
-                    throw new ModelFormatException($"Model '{Model.Source}': the gradient graph failed on a batch of {batch}: {e.Message}", e);
+                    throw new ModelFormatException($"Model '{Source}': the gradient graph failed on a batch of {batch}: {e.Message}", e);
                 }
             }
         }

@@ -311,6 +311,18 @@ public static class Figures
         }
     }
 
+    /// <summary>
+    /// Captioned maps over the photo in one row (or <see cref="FigureOptions.Columns"/> per row), each panel scaled on its
+    /// own: the method grid and the class comparison.
+    /// </summary>
+    internal static SKImage Panels(
+        SKBitmap photo, SKRectI seenRegion, IReadOnlyList<(AttentionMap Map, string? Caption)> panels, FigureOptions? options, string title)
+    {
+        options = Prepare(photo, seenRegion, options);
+        ValidateMaps([.. panels.Select(p => p.Map)], nameof(panels), "panel");
+        return Compose(photo, seenRegion, panels, options, options.PanelSize, options.Columns ?? (panels.Count <= 4 ? panels.Count : (panels.Count + 1) / 2), options.Title ?? title, null);
+    }
+
     private static SKImage Single(
         SKBitmap photo, SKRectI seenRegion, AttentionMap map, FigureOptions? options, string? caption, string defaultTitle, string mapName)
     {

@@ -104,6 +104,7 @@ internal static class ExplanationMethods
         var next = new float[t];
         var fused = new float[t * t]; // [query, key]
         int[] histogram = discardRatio > 0 ? new int[DiscardLowest.HistogramLength] : [];
+        uint[] scratch = discardRatio > 0 ? new uint[DiscardLowest.ScratchLength(t, prefix)] : []; // the block's keys, compacted
         for (int l = s.Layers - 1; l >= 0; l--)
         {
             Array.Clear(fused);
@@ -120,7 +121,7 @@ internal static class ExplanationMethods
             {
                 fixed (float* f = fused)
                 {
-                    DiscardLowest.Invoke(f, t, t, prefix, discardRatio, histogram);
+                    DiscardLowest.Invoke(f, t, t, prefix, discardRatio, histogram, scratch);
                 }
             }
 

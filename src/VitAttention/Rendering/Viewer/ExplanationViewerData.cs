@@ -50,11 +50,37 @@ internal static class ExplanationViewerData
             Maps =
             [
                 new ViewerMap("rollout", null, null, explanation.Rollout.Values.ToArray(), description),
+                .. MethodMaps(explanation),
             ],
             Colormap = explanation.Options.Figure.Overlay.Colormap,
             Alpha = explanation.Options.Figure.Overlay.Alpha,
         };
     }
+
+    /// <summary>
+    /// Every other method map the explanation holds (<see cref="Explanation.Maps"/>; the rollout is already there), one
+    /// per method and class, so the page's method picker lists each method and its class picker each class.
+    /// </summary>
+    private static IEnumerable<ViewerMap> MethodMaps(Explanation explanation)
+    {
+        foreach (var m in explanation.Maps)
+        {
+            if (m.Method == ExplanationMethod.Rollout)
+            {
+                continue;
+            }
+
+            var spec = Analysis.Methods.MethodCatalog.Of(m.Method);
+            string description = m.ClassIndex is { } c
+                ? string.Create(CultureInfo.InvariantCulture, $"{spec.Title} computed by the library for class {c} ({m.ClassLabel}), from the gradient of its logit.")
+                : $"{spec.Title} computed by the library.";
+            yield return new ViewerMap(ViewerName(m.Method), m.ClassIndex, m.ClassLabel, m.Map.ToArray(), description);
+        }
+    }
+
+    /// <summary>A method's name in the page: its CLI name, except that "attention" is the page's own per-layer view.</summary>
+    public static string ViewerName(ExplanationMethod method) =>
+        method == ExplanationMethod.Attention ? "last-layer attention" : Analysis.Methods.MethodCatalog.Of(method).Name;
 
     /// <summary>The kinds of the prefix tokens in sequence order: class, distillation, then registers.</summary>
     public static IReadOnlyList<string> PrefixKinds(VitConfig config)

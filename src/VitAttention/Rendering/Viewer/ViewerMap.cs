@@ -1,7 +1,7 @@
 namespace VitAttention.Rendering.Viewer;
 
 /// <summary>
-/// A map a method computed in the library (rollout today; class-specific methods later), shown as it is: it does not
+/// A map a method computed in the library (rollout, and the methods of ExplainOptions.Method), shown as it is: it does not
 /// change with the token, layer or head the viewer has selected.
 /// </summary>
 /// <param name="Method">The method's name, as the method picker lists it (e.g. "rollout").</param>

@@ -12,12 +12,17 @@ namespace VitAttention.Rollout.Kernels;
 /// unsigned integer orders like the value. Three histogram passes over the block (bits 31–20, 19–8, 7–0), each
 /// counting only the entries that match the prefix found so far, give the exact value of the wanted rank; then one
 /// pass zeroes everything below it and a second zeroes entries equal to it, in row-major order, until the count is
-/// reached.
+/// reached. Given scratch (<see cref="ScratchLength"/>), the entries whose top 12 bits match after the first pass are
+/// copied out, so the other two passes read only those instead of the whole block. A threshold of 0 changes nothing
+/// (every entry is ≥ 0 and only zeros would be zeroed), so the zeroing passes are skipped then.
 /// </remarks>
 internal static unsafe class DiscardLowest
 {
     /// <summary>Buckets the histogram passes need: 2¹² digits plus one bucket for entries that do not match.</summary>
     public const int HistogramLength = (1 << 12) + 1;
+
+    /// <summary>Scratch the compacting selection needs: one uint per entry of the block, (tokens − prefix)².</summary>
+    public static int ScratchLength(int tokens, int prefix) => checked((int)EligibleCount(tokens, prefix));
 
     /// <summary>Entries of the block that a ratio considers: (tokens − prefix)².</summary>
     public static long EligibleCount(int tokens, int prefix) => (long)(tokens - prefix) * (tokens - prefix);
@@ -33,7 +38,9 @@ internal static unsafe class DiscardLowest
     /// <param name="prefix">Leading tokens whose rows and columns are spared.</param>
     /// <param name="ratio">Fraction of the block to zero, in [0, 1).</param>
     /// <param name="histogram"><see cref="HistogramLength"/> ints of scratch.</param>
-    public static void Invoke(float* fused, int tokens, int ld, int prefix, float ratio, Span<int> histogram)
+    /// <param name="scratch">Empty, or <see cref="ScratchLength"/> uints: then the selection reads the whole block once
+    /// instead of three times (same result).</param>
+    public static void Invoke(float* fused, int tokens, int ld, int prefix, float ratio, Span<int> histogram, Span<uint> scratch = default)
     {
         long k = DiscardCount(ratio, tokens, prefix);
         if (k <= 0)
@@ -41,19 +48,19 @@ internal static unsafe class DiscardLowest
             return;
         }
 
-        float threshold = Select(fused, tokens, ld, prefix, k - 1, histogram);
+        float threshold = scratch.IsEmpty
+            ? Select(fused, tokens, ld, prefix, k - 1, histogram)
+            : SelectCompacting(fused, tokens, ld, prefix, k - 1, histogram, scratch);
+        if (threshold == 0f)
+        {
+            return; // nothing is below 0, and zeroing entries equal to 0 changes nothing
+        }
 
-        // Branch-free: the outcome is unpredictable for most entries.
         long zeroed = 0;
+        int width = tokens - prefix;
         for (int i = prefix; i < tokens; i++)
         {
-            float* row = fused + ((long)i * ld);
-            for (int j = prefix; j < tokens; j++)
-            {
-                bool below = row[j] < threshold;
-                row[j] = below ? 0f : row[j];
-                zeroed += below ? 1 : 0;
-            }
+            zeroed += ZeroBelow(new Span<float>(fused + ((long)i * ld) + prefix, width), threshold);
         }
 
         for (int i = prefix; i < tokens && zeroed < k; i++)
@@ -68,6 +75,105 @@ internal static unsafe class DiscardLowest
                 }
             }
         }
+    }
+
+    /// <summary>Sets the entries below <paramref name="threshold"/> to 0 (vector body, scalar tail); returns how many.</summary>
+    private static int ZeroBelow(Span<float> row, float threshold)
+    {
+        int count = 0, j = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && row.Length >= System.Numerics.Vector<float>.Count)
+        {
+            var t = new System.Numerics.Vector<float>(threshold);
+            var lanes = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(row);
+            for (int v = 0; v < lanes.Length; v++)
+            {
+                var below = System.Numerics.Vector.LessThan(lanes[v], t); // all-ones lanes where below
+                lanes[v] = System.Numerics.Vector.AndNot(lanes[v], System.Numerics.Vector.AsVectorSingle(below));
+                count -= System.Numerics.Vector.Sum(below);              // each set lane is −1
+            }
+
+            j = lanes.Length * System.Numerics.Vector<float>.Count;
+        }
+
+        for (; j < row.Length; j++)
+        {
+            bool below = row[j] < threshold;
+            row[j] = below ? 0f : row[j];
+            count += below ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// <see cref="Select"/> reading the block once: a histogram of the top 12 bits over the whole block, then only the
+    /// entries in the chosen bucket (copied into <paramref name="scratch"/> in the same pass that counts them) are
+    /// ranked by their lower 20 bits.
+    /// </summary>
+    internal static float SelectCompacting(float* fused, int tokens, int ld, int prefix, long rank, Span<int> histogram, Span<uint> scratch)
+    {
+        int width = tokens - prefix;
+        if (scratch.Length < ScratchLength(tokens, prefix))
+        {
+            throw new ArgumentException($"The discard scratch holds {scratch.Length} values; a {width}×{width} block needs {ScratchLength(tokens, prefix)}.", nameof(scratch));
+        }
+
+        Span<int> h = histogram[..(1 << 12)];
+        h.Clear();
+        int n = 0;
+        for (int i = prefix; i < tokens; i++)
+        {
+            uint* row = (uint*)(fused + ((long)i * ld));
+            for (int j = prefix; j < tokens; j++)
+            {
+                uint key = row[j] & 0x7FFF_FFFFu;
+                scratch[n++] = key;
+                h[(int)(key >> 20)]++;
+            }
+        }
+
+        int digit = 0;
+        for (; rank >= h[digit]; digit++)
+        {
+            rank -= h[digit];
+        }
+
+        // Keep only the chosen bucket's keys (branch-free: always write, advance on a match).
+        uint top = (uint)digit;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+        {
+            uint key = scratch[i];
+            scratch[m] = key;
+            m += (key >> 20) == top ? 1 : 0;
+        }
+
+        uint found = top << 20;
+        ReadOnlySpan<(int Shift, int Bits)> digits = [(8, 12), (0, 8)];
+        uint mask = 0;
+        Span<uint> candidates = scratch[..m];
+        foreach ((int shift, int bits) in digits)
+        {
+            uint digitMask = (1u << bits) - 1;
+            int miss = 1 << bits;
+            Span<int> g = histogram[..(miss + 1)];
+            g.Clear();
+            foreach (uint key in candidates)
+            {
+                g[(key & mask) == (found & mask) ? (int)((key >> shift) & digitMask) : miss]++;
+            }
+
+            int d = 0;
+            for (; rank >= g[d]; d++)
+            {
+                rank -= g[d];
+            }
+
+            found |= (uint)d << shift;
+            mask |= digitMask << shift;
+        }
+
+        return BitConverter.UInt32BitsToSingle(found);
     }
 
     /// <summary>The value of rank <paramref name="rank"/> (0-based, ascending) in the block; reads it only.</summary>

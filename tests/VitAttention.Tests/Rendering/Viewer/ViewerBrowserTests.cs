@@ -290,6 +290,35 @@ public class ViewerBrowserTests
     }
 
     [Test]
+    public async Task ClassPicker_SecondPredictionClicked_ShowsTheLibrarysMapForThatClass()
+    {
+        using var e = _explainer!.Explain(FixturePaths.Image("chelsea.png"), ExplainOptions.Default with
+        {
+            KeepAttentions = true,
+            Method = ExplanationMethod.Rollout | ExplanationMethod.TransformerAttribution,
+            TargetClass = TargetClass.Top(2),
+        });
+        string path = Path.Combine(_folder, "classes.html");
+        e.SaveHtml(path);
+        int first = e.TargetClasses[0], second = e.TargetClasses[1];
+        await Page.OpenViewerAsync(path);
+        Assert.That((await Page.EvaluateAsync("window.vitViewer.methods")).AsArray().Select(m => m!.GetValue<string>()), Does.Contain("transformer-attribution"));
+
+        var opened = await Page.EvaluateAsync("window.vitViewer.set({ method: 'transformer-attribution' })");
+        var (x, y) = await CentreOfAsync("#predictions li", 1); // the second most probable class
+        await Page.ClickAsync(x, y);
+        var state = await Page.StateAsync();
+
+        Assert.That(state.Method, Is.EqualTo("transformer-attribution"));
+        Assert.That(state.ClassIndex, Is.EqualTo(second));
+        float[] library = e.Map(ExplanationMethod.TransformerAttribution, second).Map.ToArray();
+        Assert.That(AsFloats(state.Map), Is.EqualTo(library), "the JSON carries each float exactly");
+        float[] other = e.Map(ExplanationMethod.TransformerAttribution, first).Map.ToArray();
+        Assert.That(library, Is.Not.EqualTo(other), "the two classes' maps differ, so the check discriminates");
+        Assert.That(opened["map"]!.AsArray().Select(v => (float)v!.GetValue<double>()), Is.EqualTo(other), "before the click: the top class's map");
+    }
+
+    [Test]
     public async Task Thumbnails_HoveredPatch_EveryLayerAndHeadFollowsAndClickSelects()
     {
         await Page.OpenViewerAsync(_catPage);
