@@ -33,6 +33,9 @@ public sealed class VitExplainer : IDisposable
     /// <summary>The model being explained.</summary>
     internal PreparedModel Model { get; }
 
+    /// <summary>The session, for the faithfulness tests' logits-only forward passes.</summary>
+    internal VitSession Session => _session;
+
     /// <summary>The model's dimensions, labels and preprocessing.</summary>
     public VitConfig Config => Model.Config;
 
