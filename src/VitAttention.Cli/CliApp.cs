@@ -62,7 +62,7 @@ internal static partial class CliApp
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {
-                (args.Length == 0 ? stderr : stdout).WriteLine(Usage);
+                (args.Length == 0 ? stderr : stdout).WriteLine(Usage + Environment.NewLine + EvaluateUsage);
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
             }
 
@@ -74,11 +74,14 @@ internal static partial class CliApp
 
             return args[0] switch
             {
+                "explain" when IsDatasetExplain(args[1..]) => ExplainDataset(args[1..], stdout, stderr, cancellationToken),
                 "explain" => Explain(args[1..], stdout, stderr, cancellationToken),
+                "evaluate" => Evaluate(args[1..], stdout, stderr, cancellationToken),
+                "merge" => Merge(args[1..], stdout, stderr),
                 "classify" => Classify(args[1..], stdout, stderr, cancellationToken),
                 "prepare" => Prepare(args[1..], stdout, stderr, cancellationToken),
                 "bench" => Bench(args[1..], stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'; commands: explain, classify, prepare, bench (see --help)."),
+                _ => throw new UsageException($"unknown command '{args[0]}'; commands: explain, classify, prepare, bench, evaluate, merge (see --help)."),
             };
         }
         catch (Exception e)
