@@ -294,7 +294,7 @@ internal static partial class CliApp
     /// <summary>Explains every image of a data set (or of one shard), writing figures as each image finishes.</summary>
     private static int ExplainDataset(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var a = Parse("explain", args, DatasetExplainValued, ["colorbar", "resume"]);
+        var a = Parse("explain", args, [.. DatasetExplainValued, "roi"], ["colorbar", "resume"]);
         if (a.Get("roi") is not null)
         {
             throw new UsageException("'explain' over a data set takes no --roi (one region cannot fit every image); explain images one by one for that.");
