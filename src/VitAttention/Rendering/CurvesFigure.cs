@@ -48,9 +48,12 @@ internal static class CurvesFigure
         float legendLine = FigureText.LineHeight(legendFont) + 2;
         float axisLabelH = (FigureText.LineHeight(tickFont) * 2) + 12;
         float legendH = (methods.Count * legendLine) + 10;
+        // Panels in rows of at most two, so four tests make a square.
+        int columns = Math.Min(2, metrics.Count), rows = (metrics.Count + columns - 1) / columns;
         int cellW = MarginLeft + PanelWidth + MarginRight;
-        int width = (metrics.Count * cellW) + ((metrics.Count - 1) * PanelGap) + 20;
-        int height = (int)MathF.Ceiling(titleH + panelTitleH + PanelHeight + axisLabelH + legendH + 16);
+        float cellH = panelTitleH + PanelHeight + axisLabelH + legendH + 12;
+        int width = (columns * cellW) + ((columns - 1) * PanelGap) + 20;
+        int height = (int)MathF.Ceiling(titleH + (rows * cellH) + 4);
 
         using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul))
             ?? throw new InvalidOperationException($"SkiaSharp could not create a {width}×{height} surface.");
@@ -62,10 +65,11 @@ internal static class CurvesFigure
         for (int p = 0; p < metrics.Count; p++)
         {
             var metric = metrics[p];
-            float left = 10 + (p * (cellW + PanelGap)) + MarginLeft, top = titleH + panelTitleH;
+            float cellTop = titleH + (p / columns * cellH);
+            float left = 10 + (p % columns * (cellW + PanelGap)) + MarginLeft, top = cellTop + panelTitleH;
             var plot = new SKRect(left, top, left + PanelWidth, top + PanelHeight);
             string caption = $"{FaithfulnessMetrics.Caption(metric)} ({(FaithfulnessMetrics.LowerIsBetter(metric) ? "lower" : "higher")} is better)";
-            canvas.DrawText(FigureText.Fit(caption, panelFont, cellW), plot.MidX, titleH + FigureText.Ascent(panelFont), SKTextAlign.Center, panelFont, text);
+            canvas.DrawText(FigureText.Fit(caption, panelFont, cellW), plot.MidX, cellTop + FigureText.Ascent(panelFont), SKTextAlign.Center, panelFont, text);
             DrawAxes(canvas, plot, metric, tickFont, text);
             using (new SKAutoCanvasRestore(canvas))
             {

@@ -25,7 +25,7 @@ public class CurvesFigureTests
     {
         using var image = CurvesFigure.Draw(Summary());
         using var bitmap = SKBitmap.FromImage(image);
-        // Two panels side by side, each wider than the 360-pixel plot.
+        // Two panels side by side (rows of at most two), each wider than the 360-pixel plot.
         Assert.That(bitmap.Width, Is.GreaterThan(2 * 360));
         Assert.That(Count(bitmap, new SKColor(0x1f, 0x77, 0xb4)), Is.GreaterThan(300), "rollout's blue line");
         Assert.That(Count(bitmap, new SKColor(0x7f, 0x7f, 0x7f)), Is.GreaterThan(100), "random's grey dashed line");

@@ -70,6 +70,26 @@ public class FaithfulnessEvaluatorTests
         Assert.That(Curve(r, "perfect", FaithfulnessMetric.Deletion).X, Is.EqualTo(Enumerable.Range(0, 17).Select(k => k / 16.0)));
     }
 
+    [TestCase("zero", "mean")]
+    [TestCase("mean", "zero")]
+    [TestCase("blur", "blur")]
+    public void EvaluateOne_AnySubstrate_SameCurvesForThisModel(string deletionName, string insertionName)
+    {
+        var deletion = Enum.Parse<Substrate>(deletionName, ignoreCase: true);
+        var insertion = Enum.Parse<Substrate>(insertionName, ignoreCase: true);
+        // The toy model only asks whether an important pixel still holds its original value, and no substrate keeps
+        // a random image's values, so every substrate gives the curves derived above.
+        float[] image = ToyModel.Image(9);
+        var (evaluator, _, _) = Create(image, EvaluationOptions.Default with
+        {
+            Methods = ["perfect"], DeletionSubstrate = deletion, InsertionSubstrate = insertion,
+            Metrics = [FaithfulnessMetric.Deletion, FaithfulnessMetric.Insertion],
+        });
+        var r = evaluator.EvaluateOne(new EvaluationImage("toy", () => image));
+        Assert.That(Curve(r, "perfect", FaithfulnessMetric.Deletion).Auc, Is.EqualTo(0.1625).Within(1e-6));
+        Assert.That(Curve(r, "perfect", FaithfulnessMetric.Insertion).Auc, Is.EqualTo(0.8375).Within(1e-6));
+    }
+
     [Test]
     public void EvaluateOne_WrongLabel_AccuracyMeasuredAgainstLabel()
     {
