@@ -17,6 +17,11 @@ internal static partial class CliApp
             throw new UsageException("'explain' needs at least one image path.");
         }
 
+        if (IsDataset(a))
+        {
+            return ExplainDataset(a, stdout, stderr, ct);
+        }
+
         string outDir = a.Require("out");
         bool keepGoing = a.Has("keep-going");
         if (!keepGoing)
@@ -34,28 +39,11 @@ internal static partial class CliApp
             throw new UsageException($"'explain': --roi x,y,w,h needs a positive width and height, got '{a.Get("roi")}'.");
         }
 
-        var overlay = OverlayOptions.Default with
+        var options = ExplainOptionsFrom(a) with
         {
-            Colormap = a.Enum("colormap", Colormap.Jet),
-            Alpha = a.Float("alpha", 0.6f, 0f, 1f),
-            ClipPercentile = a.Get("clip-percentile") is null ? null : a.Float("clip-percentile", 99f, 50f, 100f),
-            ColorBar = a.Has("colorbar"),
-        };
-        var options = new ExplainOptions
-        {
-            TopK = a.Int("top-classes", 5, 1, 100_000),
-            FocusedTop = a.Int("top-layers", 3, 1, 1024),
-            Rollout = RolloutOptions.Default with
-            {
-                Fusion = a.Enum("head-fusion", HeadFusion.Mean),
-                DiscardRatio = a.Float("discard", 0f, 0f, 0.99f),
-            },
             RegionOfInterest = roi is null
                 ? null
                 : RegionOfInterest.FromRectangle((int)MathF.Round(roi[0]), (int)MathF.Round(roi[1]), (int)MathF.Round(roi[2]), (int)MathF.Round(roi[3])),
-            Figure = FigureOptions.Default with { Overlay = overlay },
-            Method = MethodsOf(a, "explain"),
-            TargetClass = TargetClassOf(a, "explain"),
         };
 
         var explainerOptions = ExplainerOptionsFrom(a, stderr) with { MaxBatchSize = a.Int("batch", 8, 1, 256) };
@@ -155,6 +143,31 @@ internal static partial class CliApp
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The explain options from the command line, but the region of interest and the layers (which need the model).</summary>
+    private static ExplainOptions ExplainOptionsFrom(CliArguments a)
+    {
+        var overlay = OverlayOptions.Default with
+        {
+            Colormap = a.Enum("colormap", Colormap.Jet),
+            Alpha = a.Float("alpha", 0.6f, 0f, 1f),
+            ClipPercentile = a.Get("clip-percentile") is null ? null : a.Float("clip-percentile", 99f, 50f, 100f),
+            ColorBar = a.Has("colorbar"),
+        };
+        return new ExplainOptions
+        {
+            TopK = a.Int("top-classes", 5, 1, 100_000),
+            FocusedTop = a.Int("top-layers", 3, 1, 1024),
+            Rollout = RolloutOptions.Default with
+            {
+                Fusion = a.Enum("head-fusion", HeadFusion.Mean),
+                DiscardRatio = a.Float("discard", 0f, 0f, 0.99f),
+            },
+            Figure = FigureOptions.Default with { Overlay = overlay },
+            Method = MethodsOf(a, "explain"),
+            TargetClass = TargetClassOf(a, "explain"),
+        };
     }
 
     /// <summary>What the summary says about an image whose files were written (kept after its explanation is disposed).</summary>

@@ -59,6 +59,8 @@ internal static partial class CliApp
                 "view" => View(rest, stdout, stderr, cancellationToken),
                 "classify" => Classify(rest, stdout, stderr, cancellationToken),
                 "prepare" => Prepare(rest, stdout, stderr, cancellationToken),
+                "evaluate" => Evaluate(rest, stdout, stderr, cancellationToken),
+                "merge" => Merge(rest, stdout, stderr),
                 _ => Bench(rest, stdout),
             };
         }

@@ -58,7 +58,11 @@ internal static class CliCommands
         "done (each file atomically), so an interrupted run keeps every finished image; given two images it also writes each " +
         "figure side by side as <a>_vs_<b>.<figure>.png. With --method, <stem>.methods.png shows each method, and with --class " +
         "top2 (or two classes) <stem>.classes.png shows one gradient method for each class; the JSON gains their maps. Progress for explaining and writing goes to stderr. No output may " +
-        "replace an input image or a model file.",
+        "replace an input image or a model file.\n" +
+        "A data set: given a folder (every image below it), a .txt list (one image path per line), --shard or --resume, " +
+        "the figures go under DIR in the input's subfolders and each finished image is appended to DIR/explain.jsonl " +
+        "(explain.shard-i-of-N.jsonl for a shard), so a stopped run resumes where it stopped and N copies with --shard " +
+        "0/N … N-1/N split the set with no coordinator (see docs/scale.md).",
         [
             new("out", "DIR", "folder for the figures and JSON (required; created if needed)"),
             new("layers", "1,6,12", "one-based layers for the side-by-side figure (default: first, middle, last)"),
@@ -75,6 +79,8 @@ internal static class CliCommands
             new("colorbar", null, "add a colour bar to each figure"),
             new("batch", "N", "images per forward pass, 1 to 256 (default 8)"),
             new("keep-going", null, "go on past images that cannot be read; list them, exit 8 if any failed"),
+            new("shard", "i/N", "a data set: take only the images whose key hashes to slice i of N (0 ≤ i < N); the N slices cover every image once"),
+            new("resume", null, "a data set: skip images already in the log whose files all exist; without it an existing log is an error"),
         ]);
 
     public static readonly CliCommand View = new(
@@ -125,7 +131,45 @@ internal static class CliCommands
             new("rollout-threads", "N", "threads the full matrix may use (default every core; at most 2 are used)"),
         ]);
 
-    public static readonly CliCommand[] All = [Explain, View, Classify, Prepare, Bench];
+    public static readonly CliCommand Evaluate = new(
+        "evaluate",
+        "<image|folder|list.txt…> --out DIR",
+        "measure how faithful the maps are: perturbation and deletion/insertion tests against a random baseline",
+        "Runs the faithfulness tests of each method and of a random-map baseline on every image: positive and negative " +
+        "perturbation (Chefer et al. 2021: top-1 accuracy as the most / least relevant 10 %…90 % of pixels are zeroed) and " +
+        "deletion and insertion (Petsiuk et al. 2018, RISE: the predicted class's probability as patches are removed or " +
+        "inserted in the map's order). Each finished image is appended to DIR/results.jsonl (results.shard-i-of-N.jsonl for " +
+        "a shard); at the end DIR/faithfulness.md (the table), .json and .png (mean curves with a band) aggregate it. The " +
+        "perturbed copies run through the model in batches, logits only. Given only .jsonl files, it aggregates them as " +
+        "merge does. See docs/faithfulness.md.",
+        [
+            new("out", "DIR", "folder for the results log, table, JSON and figure (required; created if needed)"),
+            new("methods", "rollout,attention,…", $"the maps to test, comma-separated: {MethodCatalog.Names} (default rollout); class-specific methods explain the predicted class (the label with --explain-label); the random baseline is always added"),
+            new("metrics", "positive,negative,deletion,insertion|all", "the tests to run (default all)"),
+            new("labels", "FILE", "ground-truth classes, one line per image: its key (path under the folder or list, or file name) and class index; perturbation accuracy is measured against them (default: against the class predicted on the original)"),
+            new("explain-label", null, "class-specific methods explain the label instead of the predicted class"),
+            new("steps", "N", "deletion/insertion in N steps of equal patch counts (default one patch per step)"),
+            new("patches-per-step", "P", "deletion/insertion step size in patches (default 1); not with --steps"),
+            new("substrate", "zero|blur|mean", "what deleted patches become (default zero: zeros after normalisation, as RISE)"),
+            new("insertion-substrate", "blur|zero|mean", "the image insertion starts from (default blur, as RISE)"),
+            new("batch", "N", "perturbed copies per forward pass, 1 to 4096 (default 16)"),
+            new("seed", "S", "seed of the random baseline's maps (default 0)"),
+            new("keep-going", null, "go on past images that cannot be read; they are logged as failed, exit 8 if any failed"),
+            new("shard", "i/N", "take only the images whose key hashes to slice i of N (0 ≤ i < N); merge the slices' logs afterwards"),
+            new("resume", null, "skip images already in the results log (a torn last line is redone); the options must match the first run's"),
+        ]);
+
+    public static readonly CliCommand Merge = new(
+        "merge",
+        "<results.jsonl|folder…> --out DIR",
+        "aggregate the results logs of evaluate's shards into one table, JSON and figure",
+        "Reads evaluate's results logs (files, or folders searched for results*.jsonl) and writes DIR/faithfulness.md, .json " +
+        "and .png over all their images; an image found in more than one log counts once.",
+        [
+            new("out", "DIR", "folder for the table, JSON and figure (required; created if needed)"),
+        ]);
+
+    public static readonly CliCommand[] All = [Explain, View, Classify, Prepare, Bench, Evaluate, Merge];
 
     /// <summary>Exit codes and what they mean, as the help prints them.</summary>
     public static readonly (int Code, string Meaning)[] ExitCodes =
@@ -138,7 +182,7 @@ internal static class CliCommands
         (CliApp.ExitCodes.Hub, "the hub cannot be reached or refuses"),
         (CliApp.ExitCodes.Device, "CUDA cannot be used"),
         (CliApp.ExitCodes.File, "a file or folder is missing or cannot be written"),
-        (CliApp.ExitCodes.SomeFailed, "explain --keep-going: some images failed (the others were written)"),
+        (CliApp.ExitCodes.SomeFailed, "explain or evaluate --keep-going: some images failed (the others were written)"),
         (CliApp.ExitCodes.Cancelled, "cancelled (Ctrl+C): finished images are kept"),
     ];
 

@@ -70,6 +70,9 @@ public sealed partial class VitExplainer : IDisposable
     /// <summary>Every file the model was made from, the cached graph included: outputs must never be written over them.</summary>
     internal IReadOnlyList<string> ModelFiles { get; }
 
+    /// <summary>The session, for the faithfulness tests' logits-only forward passes.</summary>
+    internal VitSession Session => _session;
+
     /// <summary>The model's dimensions, labels and preprocessing.</summary>
     public VitConfig Config => _session.Config;
 

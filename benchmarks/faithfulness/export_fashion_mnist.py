@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""Writes the first N Fashion-MNIST test images as 28x28 grey PNGs and a labels file, for `vit-attention evaluate`.
+
+    /usr/bin/python3 benchmarks/faithfulness/export_fashion_mnist.py OUT_DIR [--count 1000] [--data DIR]
+
+OUT_DIR/images/00000.png … and OUT_DIR/labels.txt ("00000.png 9" per line). The data default is the Debian package
+dataset-fashion-mnist's folder; --data or FASHION_MNIST_DIR overrides it. Needs numpy and PIL.
+"""
+import argparse
+import gzip
+import os
+import struct
+
+import numpy as np
+from PIL import Image
+
+p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+p.add_argument("out")
+p.add_argument("--count", type=int, default=1000)
+p.add_argument("--data", default=os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+args = p.parse_args()
+
+
+def read_idx(path):
+    if not os.path.exists(path):
+        raise SystemExit(f"{path} not found: apt-get install dataset-fashion-mnist, or pass --data")
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack(">I", data[:4])[0]
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+images = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"))
+labels = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte.gz"))
+n = min(args.count, len(images))
+os.makedirs(os.path.join(args.out, "images"), exist_ok=True)
+with open(os.path.join(args.out, "labels.txt"), "w") as f:
+    for i in range(n):
+        name = f"{i:05d}.png"
+        Image.fromarray(images[i], mode="L").save(os.path.join(args.out, "images", name))
+        f.write(f"{name} {int(labels[i])}\n")
+print(f"wrote {n} images and labels.txt to {args.out}")
