@@ -37,7 +37,8 @@ public sealed class CliStreamingTests
         string photos = Path.Combine(_dir, "photos");
         string output = Path.Combine(_dir, "out");
         Directory.CreateDirectory(photos);
-        const int Count = 120;
+        // Enough images that the run cannot finish before the interrupt lands, even when a loaded machine delays it.
+        const int Count = 600;
         var images = new List<string>();
         for (int i = 0; i < Count; i++)
         {
