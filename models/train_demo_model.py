@@ -78,6 +78,8 @@ def parse_args():
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--label-smoothing", type=float, default=0.05)
+    p.add_argument("--pos-init", choices=["sincos", "random"], default="sincos",
+                   help="position embeddings start as 2-D sine-cosine (MAE's) or truncated-normal; learned either way")
     p.add_argument("--crop-pad", type=int, default=0, help="random-crop padding in pixels; 0 for no crop")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=6)
@@ -255,8 +257,23 @@ class Block(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
 
 
+def sincos_position_embedding(d, grid):
+    """2-D sine-cosine position embeddings (as MAE initialises them), [1, 1 + grid², d], zeros for the CLS token:
+    half the channels encode the row, half the column, each as sin/cos at frequencies 1/10000^(2i/(d/2))."""
+    quarter = d // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    rows, cols = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij")
+
+    def encode(pos):
+        angles = pos.reshape(-1, 1) * omega
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+    table = torch.cat([encode(rows), encode(cols)], dim=1)             # [grid², d]
+    return torch.cat([torch.zeros(1, d, dtype=torch.float64), table]).unsqueeze(0).float()
+
+
 class FashionViT(nn.Module):
-    def __init__(self, d, layers, heads, mlp, classes):
+    def __init__(self, d, layers, heads, mlp, classes, pos_init="sincos"):
         super().__init__()
         self.patch = Linear(CHANNELS * PATCH * PATCH, d)    # the stride-4 4x4 conv, on unfolded patches
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
@@ -269,7 +286,11 @@ class FashionViT(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
         nn.init.trunc_normal_(self.cls, std=0.02)
-        nn.init.trunc_normal_(self.pos, std=0.02)
+        if pos_init == "sincos":
+            with torch.no_grad():
+                self.pos.copy_(sincos_position_embedding(d, GRID))
+        else:
+            nn.init.trunc_normal_(self.pos, std=0.02)
 
     def forward(self, x):
         b = x.shape[0]
@@ -410,7 +431,7 @@ def main():
     test_u8, test_y = torch.from_numpy(test_u8.copy()), torch.from_numpy(test_y)
     print(f"train {tuple(train_u8.shape)}, test {tuple(test_u8.shape)}, mean {mean}, std {std}, load {start_load}", flush=True)
 
-    model = FashionViT(args.hidden, args.layers, args.heads, args.mlp, len(LABELS))
+    model = FashionViT(args.hidden, args.layers, args.heads, args.mlp, len(LABELS), args.pos_init)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and n not in ("cls", "pos")]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and n not in ("cls", "pos"))]
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -520,7 +541,7 @@ def main():
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "recipe": {"epochs": args.epochs, "batch": args.batch, "optimiser": "AdamW", "lr": args.lr,
                    "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs, "schedule": "cosine to 0",
-                   "label_smoothing": args.label_smoothing, "augmentation": f"random crop (pad {args.crop_pad}, black) + horizontal flip" if args.crop_pad else "horizontal flip",
+                   "label_smoothing": args.label_smoothing, "position_embedding_init": args.pos_init, "augmentation": f"random crop (pad {args.crop_pad}, black) + horizontal flip" if args.crop_pad else "horizontal flip",
                    "seed": args.seed, "threads": args.threads, "normalisation": {"mean": mean, "std": std}},
         "test_accuracy": round(accuracy, 4), "test_correct": int((top1 == test_y).sum()),
         "export_check": {"images": checked, "max_abs_logit_diff_float64": max_diff, "top1_agreement": agree},
