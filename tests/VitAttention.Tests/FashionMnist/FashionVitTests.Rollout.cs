@@ -25,7 +25,7 @@ public partial class FashionVitTests
         int rolloutBeatsRandom = 0;
         for (int i = 0; i < images; i++)
         {
-            using var e = _explainer.Explain(data.Png(i), $"test {i}");
+            using var e = _explainer.Explain(ImageInput.FromBytes(data.Png(i), $"test {i}"));
             int predicted = e.Predictions[0].Index;
             float before = e.Probabilities[predicted];
             float[] rollout = e.Rollout.ToArray();
