@@ -57,10 +57,13 @@ internal sealed class FashionMnistTestSet
     public ReadOnlySpan<byte> Pixels(int index) => _images.AsSpan(index * Side * Side, Side * Side);
 
     /// <summary>Image <paramref name="index"/> as an 8-bit grey PNG, as a user would hand the library a file.</summary>
-    public byte[] Png(int index)
+    public byte[] Png(int index) => Png(Pixels(index));
+
+    /// <summary>784 grey values, row-major, as an 8-bit grey 28 × 28 PNG.</summary>
+    public static byte[] Png(ReadOnlySpan<byte> pixels)
     {
         using var bitmap = new SKBitmap(new SKImageInfo(Side, Side, SKColorType.Gray8, SKAlphaType.Opaque));
-        Pixels(index).CopyTo(bitmap.GetPixelSpan());
+        pixels.CopyTo(bitmap.GetPixelSpan());
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
     }

@@ -1,4 +1,3 @@
-using VitAttention.Inference;
 using VitAttention.Models;
 
 namespace VitAttention.Tests.FashionMnist;
@@ -9,8 +8,10 @@ public partial class FashionVitTests
     /// <summary>
     /// For the first 100 test images: masking the quarter of the patches that the rollout ranks highest lowers the
     /// probability of the predicted class more, on average, than masking a random quarter (five seeded draws per image).
-    /// Masked patches are set to black, the value of Fashion-MNIST's background, so a masked patch looks like "no
-    /// garment here" rather than a grey square the model never saw in training; both arms use the same value.
+    /// Masked patches are set to black in the image itself, the value of Fashion-MNIST's background, so a masked patch
+    /// looks like "no garment here" rather than a grey square the model never saw in training; both arms use the same
+    /// value. Every image, masked or not, goes through the public path: an encoded PNG, decoded and preprocessed by the
+    /// library as preprocessor_config.json says, explained by <see cref="VitExplainer.ExplainMany{TImage}"/>.
     /// </summary>
     [Test]
     public void Rollout_MaskTopQuarterOfPatches_LowersPredictedProbabilityMoreThanRandomQuarter()
@@ -19,7 +20,6 @@ public partial class FashionVitTests
         var data = FashionMnistTestSet.Load();
         var config = _explainer.Config;
         int patches = config.Patches, k = (int)Math.Round(0.25 * patches);
-        var pre = new ImagePreprocessor(config);
         var rng = new Random(20261201);
         double dropRollout = 0, dropRandom = 0, dropRandomGarment = 0;
         int rolloutBeatsRandom = 0;
@@ -32,7 +32,6 @@ public partial class FashionVitTests
             int[] top = Enumerable.Range(0, patches).OrderByDescending(j => rollout[j]).ThenBy(j => j).Take(k).ToArray();
             int[] garment = GarmentPatches(data.Pixels(i), config.GridWidth, config.PatchSize);
 
-            using var image = pre.Preprocess(data.Png(i), $"test {i}");
             var arms = new List<int[]> { top };
             for (int d = 0; d < draws; d++)
             {
@@ -45,15 +44,9 @@ public partial class FashionVitTests
                 arms.Add(garment.Length > k ? Sample(garment, k, rng) : garment);
             }
 
-            var batch = new float[arms.Count * image.Pixels.Length]; // [arm, 3, 28, 28]
-            for (int a = 0; a < arms.Count; a++)
-            {
-                var item = batch.AsSpan(a * image.Pixels.Length, image.Pixels.Length);
-                image.Pixels.CopyTo(item);
-                MaskPatches(item, arms[a], config);
-            }
-
-            var after = _explainer.ExplainPixels(batch).Select(x => { float p = x.Probabilities[predicted]; x.Dispose(); return p; }).ToArray();
+            var masked = arms.Select((arm, a) => ImageInput.FromBytes(FashionMnistTestSet.Png(MaskPatches(data.Pixels(i), arm, config)), $"test {i} arm {a}"));
+            var after = _explainer.ExplainMany(masked).Select(x => { float p = x.Probabilities[predicted]; x.Dispose(); return p; }).ToArray();
+            Assert.That(after, Has.Length.EqualTo(arms.Count));
             double random = after.Skip(1).Take(draws).Average(p => before - p);
             dropRollout += before - after[0];
             dropRandom += random;
@@ -69,6 +62,24 @@ public partial class FashionVitTests
             $"rollout's top {k} {dropRollout:F4}, random {dropRandom:F4}, random garment patches {dropRandomGarment:F4}; " +
             $"rollout beats random on {rolloutBeatsRandom} images");
         Assert.That(dropRollout, Is.GreaterThan(dropRandom));
+    }
+
+    [Test]
+    public void MaskPatches_TwoPatches_BlacksExactlyTheirPixels()
+    {
+        var config = _explainer.Config;
+        var pixels = new byte[28 * 28];
+        new Random(7).NextBytes(pixels);
+        pixels.AsSpan().Replace((byte)0, (byte)1); // no black pixel before masking
+        byte[] masked = MaskPatches(pixels, [0, 48], config); // the top-left and bottom-right 4x4 patches of the 7x7 grid
+        for (int y = 0; y < 28; y++)
+        {
+            for (int x = 0; x < 28; x++)
+            {
+                bool inside = (y < 4 && x < 4) || (y >= 24 && x >= 24);
+                Assert.That(masked[(y * 28) + x], inside ? Is.EqualTo(0) : Is.EqualTo(pixels[(y * 28) + x]), $"pixel ({x}, {y})");
+            }
+        }
     }
 
     /// <summary>Patches (row-major over the grid) whose mean grey value is at least 32 of 255: the garment, not the background.</summary>
@@ -98,22 +109,21 @@ public partial class FashionVitTests
         return [.. list];
     }
 
-    /// <summary>Sets every pixel of the given patches, in every channel, to the normalised value of black.</summary>
-    private static void MaskPatches(Span<float> pixels, int[] patchIndices, VitConfig config)
+    /// <summary>A copy of the 28 × 28 grey image with every pixel of the given patches (row-major over the grid) black.</summary>
+    private static byte[] MaskPatches(ReadOnlySpan<byte> pixels, int[] patchIndices, VitConfig config)
     {
-        int side = config.ImageWidth, plane = config.ImageHeight * side, p = config.PatchSize;
-        for (int ch = 0; ch < config.Channels; ch++)
+        byte[] copy = pixels.ToArray();
+        int side = config.ImageWidth, p = config.PatchSize;
+        foreach (int patch in patchIndices)
         {
-            float black = (0f - config.Preprocess.Mean[ch]) / config.Preprocess.Std[ch];
-            foreach (int patch in patchIndices)
+            int r = patch / config.GridWidth, c = patch % config.GridWidth;
+            for (int y = 0; y < p; y++)
             {
-                int r = patch / config.GridWidth, c = patch % config.GridWidth;
-                for (int y = 0; y < p; y++)
-                {
-                    pixels.Slice((ch * plane) + ((((r * p) + y) * side) + (c * p)), p).Fill(black);
-                }
+                copy.AsSpan((((r * p) + y) * side) + (c * p), p).Clear();
             }
         }
+
+        return copy;
     }
 
     private static int[] Sample(int[] from, int k, Random rng)
