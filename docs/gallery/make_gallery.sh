@@ -10,7 +10,7 @@ run() { dotnet run --project src/VitAttention.Cli -c Release -- "$@"; }
 # Old figures of other images would linger: start from the hand-written page and this script only.
 find docs/gallery -maxdepth 1 -type f ! -name README.md ! -name make_gallery.sh ! -name 'viewer.*.png' -delete
 # Two garments side by side, with a region of interest on the middle of the frame (photo pixels; the garment's body).
-run explain "$images/0000-ankle-boot.png" "$images/0002-trouser.png" --model $model --out docs/gallery --roi 7,7,14,14
+run explain "$images/0000-ankle-boot.png" "$images/0013-dress.png" --model $model --out docs/gallery --roi 7,7,14,14
 # A third class alone, viridis, max head fusion.
 run explain "$images/0018-bag.png" --model $model --out docs/gallery --colormap viridis --head-fusion max
 # The interactive viewer: a page for the ankle boot. The screenshots are taken by the viewer's browser tests in
