@@ -21,8 +21,8 @@ trap 'rm -rf "$work" "$artifacts"' EXIT
 version="0.1.0-ci.$(date +%s)"
 feed="$work/feed"
 export CI=true
-model="$repo/models/demo-vit-tiny"
-image="$repo/tests/VitAttention.Tests/Images/chelsea.png"
+model="$repo/models/fashion-vit"
+image="$repo/models/fashion-vit/images/0000-ankle-boot.png"
 
 pass() { echo "smoke: PASS $*"; }
 fail() { echo "smoke: FAIL $*"; }
@@ -128,7 +128,7 @@ XML
       cat "$app/out.log"; fail "$pkg (expected CPU fallback on a machine without CUDA)"
     elif [ "$device" = cuda ] && ! grep -qi "warning:.*cpu" "$app/out.log"; then
       cat "$app/out.log"; fail "$pkg (the CPU fallback was not announced)"
-    elif grep -q "layers=4 grid=14x14" "$app/out.log"; then
+    elif grep -q "top=Ankle boot layers=6 grid=7x7" "$app/out.log"; then
       grep -E "device=|warning" "$app/out.log"; pass "$pkg"
     else
       cat "$app/out.log"; fail "$pkg (unexpected output)"
@@ -163,7 +163,7 @@ done
 tools="$work/tools"
 if dotnet tool install VitAttention.Cli --version "$version" --tool-path "$tools" --add-source "$feed" >"$work/tool.log" 2>&1 \
   && "$tools/vit-attention" explain "$image" --model "$model" --out "$work/out" >>"$work/tool.log" 2>&1 \
-  && [ -s "$work/out/chelsea.rollout.png" ] && [ -s "$work/out/chelsea.json" ]; then
+  && [ -s "$work/out/0000-ankle-boot.rollout.png" ] && [ -s "$work/out/0000-ankle-boot.json" ]; then
   pass "dotnet tool install + vit-attention explain"
 else
   tail -30 "$work/tool.log"; fail "dotnet tool install + vit-attention explain"

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Writes models/demo-vit-tiny: a small ViT in the Hugging Face layout with seeded random weights.
 
-It exists so the README's main-job command runs offline from a fresh clone. Random weights mean its maps show the
-machinery (shapes, overlays, rollout), not meaning. The query/key weights and the position embedding are drawn with
+It is a 224-pixel photo model for the places that need one offline (the README quick-start test's fake hub, the
+viewer's browser tests, the memory benchmark); the README's main job runs the trained models/fashion-vit instead.
+Random weights mean its maps show the machinery (shapes, overlays, rollout), not meaning. The query/key weights and the position embedding are drawn with
 larger scales than training would start from, so attention is peaked and position-dependent and the figures have
 visible structure. Needs only numpy; run with Debian's /usr/bin/python3 from the repository root.
 """

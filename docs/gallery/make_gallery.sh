@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Regenerates the gallery with the CLI, from the repository root: bash docs/gallery/make_gallery.sh
-# The model is the demo ViT shipped in models/demo-vit-tiny (seeded random weights): the figures show the
-# machinery, not meaning. With network access, pass --model google/vit-base-patch16-224 for the real model.
+# The model is models/fashion-vit, the small ViT trained on Fashion-MNIST that ships with the repository (see
+# models/fashion-vit/README.md); the images are its test images, 28x28 grey, one per class, in models/fashion-vit/images.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-images=tests/VitAttention.Tests/Images
+model=models/fashion-vit
+images=$model/images
 run() { dotnet run --project src/VitAttention.Cli -c Release -- "$@"; }
-# The study's two scenes, outdoor-like (the cat) and indoor (the coffee cup), with a region of interest on the cat's face.
-run explain "$images/chelsea.png" "$images/coffee.png" --model models/demo-vit-tiny --out docs/gallery --roi 130,40,200,200
-# An out-of-distribution photo (ImageNet has no astronaut class), viridis, max head fusion.
-run explain "$images/astronaut.png" --model models/demo-vit-tiny --out docs/gallery --colormap viridis --head-fusion max
-# The interactive viewer: a page for the cat, and screenshots of the viewer taken by its browser tests in headless
-# Chromium (apt-get install -y chromium), which hover a patch before each shot.
-run view "$images/chelsea.png" --model models/demo-vit-tiny --out docs/gallery/chelsea.viewer.html
+# Old figures of other images would linger: start from the hand-written page and this script only.
+find docs/gallery -maxdepth 1 -type f ! -name README.md ! -name make_gallery.sh ! -name 'viewer.*.png' -delete
+# Two garments side by side, with a region of interest on the middle of the frame (photo pixels; the garment's body).
+run explain "$images/0000-ankle-boot.png" "$images/0013-dress.png" --model $model --out docs/gallery --roi 7,7,14,14
+# A third class alone, viridis, max head fusion.
+run explain "$images/0018-bag.png" --model $model --out docs/gallery --colormap viridis --head-fusion max
+# The interactive viewer: a page for the ankle boot. The screenshots are taken by the viewer's browser tests in
+# headless Chromium (apt-get install -y chromium), which hover a patch before each shot; they use the random-weight
+# test model in models/demo-vit-tiny on the cat photo, and synthetic data for the registers layout.
+run view "$images/0000-ankle-boot.png" --model $model --out docs/gallery/0000-ankle-boot.viewer.html
 VITATTENTION_VIEWER_SHOTS="$PWD/docs/gallery" dotnet test tests/VitAttention.Tests -c Release \
   --filter "FullyQualifiedName~ViewerBrowserTests.Screenshots_ThreeViews_ShowThePhotoWithTheOverlay"

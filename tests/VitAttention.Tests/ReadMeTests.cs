@@ -8,7 +8,8 @@ namespace VitAttention.Tests;
 
 /// <summary>
 /// The README's C# samples, verbatim, run for real: the quick start against a local fake hub that serves the demo
-/// model as google/vit-base-patch16-224 (download, cache, explain, figures), the second sample on the demo model.
+/// model as google/vit-base-patch16-224 (download, cache, explain, figures), the control and streaming samples on the
+/// trained model shipped in models/fashion-vit and its images.
 /// A test also checks that every C# block of the README appears in this file, so the two cannot drift apart.
 /// </summary>
 [NonParallelizable]
@@ -17,6 +18,8 @@ public partial class ReadMeTests
     private static string Output => TestContext.CurrentContext.TestDirectory;
 
     private static string DemoModel => Path.Combine(Output, "DemoModel");
+
+    private static string FashionModel => Path.Combine(Output, "FashionVit");
 
     [Test]
     public void ReadMe_EveryCSharpBlock_AppearsVerbatimInReadMeTests()
@@ -70,27 +73,21 @@ public partial class ReadMeTests
     }
 
     [Test]
-    public void ControlSample_DemoModel_WritesJsonWithRequestedLayers()
+    public void ControlSample_FashionModel_WritesJsonWithRequestedLayers()
     {
         string work = FixturePaths.NewTempFolder();
         string previous = Environment.CurrentDirectory;
         try
         {
-            Directory.CreateDirectory(Path.Combine(work, "models", "demo-vit-tiny"));
-            foreach (string f in new[] { "config.json", "preprocessor_config.json", "model.safetensors" })
-            {
-                File.Copy(Path.Combine(DemoModel, f), Path.Combine(work, "models", "demo-vit-tiny", f));
-            }
-
-            File.Copy(FixturePaths.Image("chelsea.png"), Path.Combine(work, "chelsea.png"));
+            CopyFashionModel(work);
             Environment.CurrentDirectory = work;
 
             var (finalLayer, rollout, focused) = ControlSample();
 
-            Assert.That(finalLayer, Has.Length.EqualTo(14 * 14));
-            Assert.That(rollout, Has.Length.EqualTo(14 * 14));
+            Assert.That(finalLayer, Has.Length.EqualTo(7 * 7));
+            Assert.That(rollout, Has.Length.EqualTo(7 * 7));
             Assert.That(focused, Has.Count.EqualTo(3));
-            string json = File.ReadAllText(Path.Combine(work, "chelsea.json"));
+            string json = File.ReadAllText(Path.Combine(work, "boot.json"));
             Assert.That(json, Does.Contain("\"focusMeasure\": \"roiMass\"").And.Contain("\"headFusion\": \"max\""));
         }
         finally
@@ -109,42 +106,38 @@ public partial class ReadMeTests
 
     private static (float[] FinalLayer, float[] Rollout, IReadOnlyList<int> Focused) ControlSample()
     {
-        using var explainer = AttentionRollout.Load("models/demo-vit-tiny");   // hub id, checkpoint folder or .onnx
+        using var explainer = AttentionRollout.Load("models/fashion-vit");    // hub id, checkpoint folder or .onnx
         var options = ExplainOptions.Default with
         {
-            Layers = [1, 2, 4],                                                 // one-based, as in every figure
-            RegionOfInterest = RegionOfInterest.FromRectangle(100, 40, 220, 220),   // focus = share of attention inside
+            Layers = [1, 3, 6],                                                 // one-based, as in every figure
+            RegionOfInterest = RegionOfInterest.FromRectangle(7, 7, 14, 14),    // focus = share of attention inside
             Rollout = RolloutOptions.Default with { Fusion = HeadFusion.Max, DiscardRatio = 0.9f },
         };
-        using var cat = explainer.Explain("chelsea.png", options);             // or bytes, a Stream, an SKBitmap
-        float[] finalLayer = cat.Layers[^1].Map.ToArray();                     // row-major over the patch grid
-        float[] rollout = cat.Rollout.ToArray();
-        IReadOnlyList<int> focused = cat.FocusedLayers;                        // most focused first
-        File.WriteAllText("chelsea.json", cat.ToJson(indented: true));
+        using var boot = explainer.Explain("models/fashion-vit/images/0000-ankle-boot.png", options);   // or bytes, a Stream, an SKBitmap
+        float[] finalLayer = boot.Layers[^1].Map.ToArray();                    // row-major over the patch grid
+        float[] rollout = boot.Rollout.ToArray();
+        IReadOnlyList<int> focused = boot.FocusedLayers;                       // most focused first
+        File.WriteAllText("boot.json", boot.ToJson(indented: true));
         return (finalLayer, rollout, focused);
     }
 
     [Test]
-    public async Task StreamingSample_DemoModel_WritesEachImageAndReportsTheMissingOne()
+    public async Task StreamingSample_FashionModel_WritesEachImageAndReportsTheMissingOne()
     {
         string work = FixturePaths.NewTempFolder();
         string previous = Environment.CurrentDirectory;
         try
         {
-            Directory.CreateDirectory(Path.Combine(work, "models", "demo-vit-tiny"));
-            foreach (string f in new[] { "config.json", "preprocessor_config.json", "model.safetensors" })
-            {
-                File.Copy(Path.Combine(DemoModel, f), Path.Combine(work, "models", "demo-vit-tiny", f));
-            }
-
-            File.Copy(FixturePaths.Image("chelsea.png"), Path.Combine(work, "chelsea.png"));
-            File.Copy(FixturePaths.Image("coffee.png"), Path.Combine(work, "coffee.png"));
+            CopyFashionModel(work);
             Environment.CurrentDirectory = work;
 
             var failures = await StreamingSample();
 
-            Assert.That(File.Exists(Path.Combine(work, "out", "chelsea.json")), Is.True);
-            Assert.That(File.Exists(Path.Combine(work, "out", "coffee.rollout.png")), Is.True);
+            string[] written = Directory.GetFiles(Path.Combine(work, "out"), "*.json").Select(Path.GetFileName).Order().ToArray()!;
+            string[] expected = Directory.GetFiles(Path.Combine(FashionModel, "images"), "*.png")
+                .Select(f => Path.GetFileNameWithoutExtension(f) + ".json").Order().ToArray();
+            Assert.That(written, Is.EqualTo(expected).And.Length.EqualTo(10), "one JSON per shipped image");
+            Assert.That(File.Exists(Path.Combine(work, "out", "0009-sneaker.rollout.png")), Is.True);
             Assert.That(failures.Single().Source, Is.EqualTo("missing.png"));
             Assert.That(failures[0].Error, Is.InstanceOf<FileNotFoundException>());
         }
@@ -157,11 +150,12 @@ public partial class ReadMeTests
 
     private static async Task<List<ExplainFailure>> StreamingSample()
     {
-        await using var photos = File.OpenRead("coffee.png");
-        using var explainer = await AttentionRollout.LoadAsync("models/demo-vit-tiny");
-        using var coffee = await explainer.ExplainAsync(ImageInput.FromStream(photos, "coffee.png"));
+        await using var photo = File.OpenRead("models/fashion-vit/images/0009-sneaker.png");
+        using var explainer = await AttentionRollout.LoadAsync("models/fashion-vit");
+        using var sneaker = await explainer.ExplainAsync(ImageInput.FromStream(photo, "sneaker.png"));
         var failures = new List<ExplainFailure>();
-        await foreach (var e in explainer.ExplainManyAsync(["chelsea.png", "missing.png", "coffee.png"], onFailure: failures.Add))
+        string[] images = [.. Directory.GetFiles("models/fashion-vit/images"), "missing.png"];
+        await foreach (var e in explainer.ExplainManyAsync(images, onFailure: failures.Add))
         {
             using (e)
             {
@@ -174,26 +168,20 @@ public partial class ReadMeTests
     }
 
     [Test]
-    public void ClassSpecificSample_DemoModel_TwoClassesTwoMapsAndTheMethodFigures()
+    public void ClassSpecificSample_TrainedModel_TwoClassesTwoMapsAndTheMethodFigures()
     {
         string work = FixturePaths.NewTempFolder();
         string previous = Environment.CurrentDirectory;
         try
         {
-            Directory.CreateDirectory(Path.Combine(work, "models", "demo-vit-tiny"));
-            foreach (string f in new[] { "config.json", "preprocessor_config.json", "model.safetensors" })
-            {
-                File.Copy(Path.Combine(DemoModel, f), Path.Combine(work, "models", "demo-vit-tiny", f));
-            }
-
-            File.Copy(FixturePaths.Image("chelsea.png"), Path.Combine(work, "chelsea.png"));
+            CopyFashionModel(work);
             Environment.CurrentDirectory = work;
 
             var (topClass, second) = ClassSpecificSample();
 
-            Assert.That(topClass, Has.Length.EqualTo(14 * 14));
+            Assert.That(topClass, Has.Length.EqualTo(7 * 7));
             Assert.That(second, Is.Not.EqualTo(topClass));
-            Assert.That(File.Exists(Path.Combine(work, "out", "chelsea.methods.png")) && File.Exists(Path.Combine(work, "out", "chelsea.classes.png")), Is.True);
+            Assert.That(File.Exists(Path.Combine(work, "out", "0013-dress.methods.png")) && File.Exists(Path.Combine(work, "out", "0013-dress.classes.png")), Is.True);
         }
         finally
         {
@@ -204,17 +192,33 @@ public partial class ReadMeTests
 
     private static (float[] TopClass, float[] Second) ClassSpecificSample()
     {
-        using var explainer = AttentionRollout.Load("models/demo-vit-tiny");
+        using var explainer = AttentionRollout.Load("models/fashion-vit");
         var options = ExplainOptions.Default with
         {
             Method = ExplanationMethod.Rollout | ExplanationMethod.TransformerAttribution,
-            TargetClass = TargetClass.Top(2),                                   // or TargetClass.Index(281), TargetClass.Label("tabby")
+            TargetClass = TargetClass.Top(2),                                   // or TargetClass.Index(3), TargetClass.Label("Dress")
         };
-        using var cat = explainer.Explain("chelsea.png", options);
-        float[] topClass = cat.Map(ExplanationMethod.TransformerAttribution).Map.ToArray();
-        float[] second = cat.Map(ExplanationMethod.TransformerAttribution, cat.TargetClasses[1]).Map.ToArray();
-        cat.SaveFigures("out/");                                                // + chelsea.methods.png, chelsea.classes.png
+        using var dress = explainer.Explain("models/fashion-vit/images/0013-dress.png", options);
+        float[] topClass = dress.Map(ExplanationMethod.TransformerAttribution).Map.ToArray();
+        float[] second = dress.Map(ExplanationMethod.TransformerAttribution, dress.TargetClasses[1]).Map.ToArray();
+        dress.SaveFigures("out/");                                              // + 0013-dress.methods.png, .classes.png
         return (topClass, second);
+    }
+
+    /// <summary>The trained model's checkpoint and images under <c>work/models/fashion-vit</c>, as in a clone.</summary>
+    private static void CopyFashionModel(string work)
+    {
+        string model = Path.Combine(work, "models", "fashion-vit");
+        Directory.CreateDirectory(Path.Combine(model, "images"));
+        foreach (string f in new[] { "config.json", "preprocessor_config.json", "model.safetensors" })
+        {
+            File.Copy(Path.Combine(FashionModel, f), Path.Combine(model, f));
+        }
+
+        foreach (string png in Directory.GetFiles(Path.Combine(FashionModel, "images"), "*.png"))
+        {
+            File.Copy(png, Path.Combine(model, "images", Path.GetFileName(png)));
+        }
     }
 
     /// <summary>Lines trimmed, blank lines and <c>using</c> directives dropped, joined by newlines.</summary>

@@ -28,9 +28,15 @@ public sealed record FigureOptions
 
     /// <summary>
     /// Single-panel figures (CLS overlay, rollout) show the photo at its own size, scaled down only if its long
-    /// side exceeds this. Default 1024.
+    /// side exceeds this (and up if it is under <see cref="MinSinglePanelSize"/>). Default 1024.
     /// </summary>
     public int MaxSinglePanelSize { get; init; } = 1024;
+
+    /// <summary>
+    /// Single-panel figures enlarge a smaller photo until its long side is this, so a tiny image (a 28 × 28
+    /// Fashion-MNIST garment, say), its map and its captions stay legible. Default 320; <see cref="MaxSinglePanelSize"/> wins when it is smaller.
+    /// </summary>
+    public int MinSinglePanelSize { get; init; } = 320;
 
     /// <summary>Caption size in pixels; titles are 1.35 × this and colour-bar labels 0.8 ×. Default 16.</summary>
     public float FontSize { get; init; } = 16f;
@@ -56,6 +62,7 @@ public sealed record FigureOptions
         Require(PanelSize is >= 16 and <= 8192, nameof(PanelSize), PanelSize, "16..8192");
         Require(GridPanelSize is >= 16 and <= 8192, nameof(GridPanelSize), GridPanelSize, "16..8192");
         Require(MaxSinglePanelSize is >= 16 and <= 16384, nameof(MaxSinglePanelSize), MaxSinglePanelSize, "16..16384");
+        Require(MinSinglePanelSize is >= 16 and <= 16384, nameof(MinSinglePanelSize), MinSinglePanelSize, "16..16384");
         Require(FontSize is >= 6f and <= 200f, nameof(FontSize), FontSize, "6..200");
         Require(Columns is null or (>= 1 and <= 64), nameof(Columns), Columns, "1..64 or null");
     }

@@ -393,7 +393,9 @@ public static class Figures
         double scale = panelLongSide / (double)Math.Max(photo.Width, photo.Height);
         if (single)
         {
-            scale = Math.Min(1.0, scale); // single panels keep the photo's own size unless it is too large
+            // Single panels keep the photo's own size unless it is too large, or too small to read.
+            int least = Math.Min(options.MinSinglePanelSize, panelLongSide);
+            scale = Math.Max(Math.Min(1.0, scale), least / (double)Math.Max(photo.Width, photo.Height));
         }
 
         int pw = Math.Max(1, (int)Math.Round(photo.Width * scale));
