@@ -44,7 +44,7 @@ internal static partial class CliApp
             throw new UsageException("'evaluate': give --steps or --patches-per-step, not both.");
         }
 
-        var entries = shard.Select(ImageList.Expand(a.Positionals), e => e.Key);
+        var entries = shard.Select(WithoutOwnOutputs(ImageList.Expand(a.Positionals), outDir, stderr), e => e.Key);
         var labels = a.Get("labels") is { } labelPath ? ReadLabels(labelPath) : null;
         var options = new EvaluationOptions
         {
@@ -283,7 +283,7 @@ internal static partial class CliApp
         bool keepGoing = a.Has("keep-going");
         var shard = a.Get("shard") is { } s ? ParseShard(s) : ShardSpec.All;
         var options = ExplainOptionsFrom(a);
-        var entries = shard.Select(ImageList.Expand(a.Positionals), e => e.Key);
+        var entries = shard.Select(WithoutOwnOutputs(ImageList.Expand(a.Positionals), outDir, stderr), e => e.Key);
         int batch = a.Int("batch", 8, 1, 256);
         using var explainer = VitExplainer.Load(a.Get("model") ?? AttentionRollout.DefaultModel, ExplainerOptionsFrom(a, stderr) with { MaxBatchSize = batch }, ct);
         if (a.IntList("layers", 1, explainer.Config.NumLayers) is { } layers)
@@ -366,6 +366,30 @@ internal static partial class CliApp
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// The entries less the figures that explain and evaluate write (<c>*.cls.png</c>, <c>*.layers.png</c>,
+    /// <c>*.focused.png</c>, <c>*.rollout.png</c>, <c>faithfulness*.png</c>) found inside the output folder, so that an
+    /// output folder inside an input folder does not feed a run's own figures to the next run.
+    /// </summary>
+    internal static IReadOnlyList<ImageEntry> WithoutOwnOutputs(IReadOnlyList<ImageEntry> entries, string outDir, TextWriter stderr)
+    {
+        string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + Path.DirectorySeparatorChar;
+        var kept = entries.Where(e =>
+        {
+            string name = Path.GetFileName(e.Path);
+            bool ours = FigurePaths.FigureSuffixes.Any(f => name.EndsWith(f.Suffix, StringComparison.OrdinalIgnoreCase))
+                || (name.StartsWith("faithfulness", StringComparison.Ordinal) && name.EndsWith(".png", StringComparison.OrdinalIgnoreCase));
+            return !(ours && Path.GetFullPath(e.Path).StartsWith(root, StringComparison.Ordinal));
+        }).ToList();
+        if (kept.Count < entries.Count)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"vit-attention: skipped {entries.Count - kept.Count} figures in {outDir} that this command writes (not input images)."));
+        }
+
+        return kept.Count > 0 ? kept : throw new UsageException($"the only images in {string.Join(", ", entries.Select(e => e.Key).Take(3))}… are figures this command wrote in {outDir}; give the input images.");
     }
 
     /// <summary>The figure paths of one data-set image.</summary>

@@ -229,6 +229,22 @@ public class EvaluateCliTests
         Assert.That(code, Is.EqualTo(0), err);
         Assert.That(File.ReadAllBytes(Path.Combine(_images, "coffee.png")), Is.EqualTo(before));
         Assert.That(File.Exists(Path.Combine(_images, "coffee.rollout.png")), Is.True);
+
+        // A second run over the same folder takes the three images again, not the figures the first run wrote there.
+        (code, _, err) = Run("explain", _images, "--model", FixturePaths.HfFolder, "--out", _images, "--resume");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(err, Does.Contain("skipped 12 figures").And.Contain("3 images in shard 0/1, 3 already done, 0 to go"));
+    }
+
+    [Test]
+    public void Evaluate_OutputFolderInsideTheInputFolder_SecondRunIgnoresTheCurvesFigure()
+    {
+        string outDir = Path.Combine(_images, "faith");
+        Assert.That(Evaluate(outDir).Code, Is.EqualTo(0));
+        Assert.That(File.Exists(Path.Combine(outDir, "faithfulness.png")), Is.True);
+        var (code, _, err) = Evaluate(outDir, "--resume");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(err, Does.Contain("skipped 1 figures").And.Contain("3 images in shard 0/1, 3 already done, 0 to go"));
     }
 
     [TestCase("evaluate", "--keep-going")]
