@@ -17,8 +17,8 @@ internal static class MaxFlowReference
         return [.. Enumerable.Range(options.StartLayer, end - options.StartLayer + 1).Select(l => RolloutReference.Layer(stack, shape, l, item, options))];
     }
 
-    /// <summary>Max-flow from (n, query) to (0, j) for every j.</summary>
-    public static double[] Flows(double[][] layers, int tokens, int query)
+    /// <summary>Max-flow from (n, query) to (0, j) for every j (every <paramref name="stride"/>-th j; NaN for the others).</summary>
+    public static double[] Flows(double[][] layers, int tokens, int query, int stride = 1)
     {
         int n = layers.Length, size = (n + 1) * tokens;
         var capacity = new double[size * size];
@@ -33,11 +33,14 @@ internal static class MaxFlowReference
             }
         }
 
-        return [.. Enumerable.Range(0, tokens).Select(j => EdmondsKarp(capacity, size, (n * tokens) + query, j))];
+        return [.. Enumerable.Range(0, tokens).Select(j => j % stride == 0 ? EdmondsKarp(capacity, size, tokens, (n * tokens) + query, j) : double.NaN)];
     }
 
-    /// <summary>Edmonds–Karp on a dense capacity matrix; residual capacities ≤ 1e-15 count as none.</summary>
-    public static double EdmondsKarp(double[] capacity, int size, int source, int sink)
+    /// <summary>
+    /// Edmonds–Karp on a dense capacity matrix; residual capacities ≤ 1e-15 count as none. Only arcs between adjacent
+    /// blocks of <paramref name="block"/> nodes can have capacity (or, reversed, residual), so the search looks only there.
+    /// </summary>
+    public static double EdmondsKarp(double[] capacity, int size, int block, int source, int sink)
     {
         var residual = (double[])capacity.Clone();
         var parent = new int[size];
@@ -52,7 +55,8 @@ internal static class MaxFlowReference
             while (head < tail && parent[sink] < 0)
             {
                 int u = queue[head++];
-                for (int v = 0; v < size; v++)
+                int from = Math.Max(0, ((u / block) - 1) * block), to = Math.Min(size, ((u / block) + 2) * block);
+                for (int v = from; v < to; v++)
                 {
                     if (parent[v] < 0 && residual[(u * size) + v] > 1e-15)
                     {
