@@ -15,8 +15,10 @@ namespace VitAttention.Rollout.Flow;
 /// give back". A breadth-first search from the source then costs one AND-NOT per word of each node's sets
 /// (~⌈tokens / 64⌉ words) rather than one test per arc, and finding an arc of the level graph in the depth-first
 /// search is an AND with the set of next-level nodes that are still alive, then a trailing-zero count. Dead ends
-/// are removed from the level sets, so no arc is looked at twice in a phase. On random and on peaked attention the
-/// first phase's blocking flow is already maximal for most sinks; a second phase finds that no path is left.</para>
+/// are removed from the level sets, and the search pushes as much as it can through each node before it returns,
+/// so an arc shared by many augmenting paths is updated once per visit. On random attention the first phase's
+/// blocking flow is already maximal for every sink; on attention concentrated on a few tokens most sinks need a
+/// second phase. A last search then finds that no path is left.</para>
 /// <para><b>Floating point.</b> A residual capacity counts as positive only above <see cref="Epsilon"/>; an arc
 /// left with less is saturated (an augmentation that fills an arc sets its flow to the capacity exactly), so the
 /// flow never exceeds a capacity and each node conserves flow up to float64 rounding. When no augmenting path is
@@ -47,15 +49,18 @@ internal sealed class LayeredMaxFlow
     private ulong[] _reached = [];        // [interior layers, words]
     private ulong[] _levelNodes = [];     // [levels, interior layers, words]: alive nodes of each level, per layer
     private int _levelsUsed;
-    private int[] _pathLayer = [];        // [interior nodes + 1]: node layer of each node on the current path (index 0: source)
-    private int[] _pathToken = [];
+    private int[] _frameLayer = [];       // [interior nodes + 1]: the search stack (frame 0: the source): node layer,
+    private int[] _frameToken = [];       //   token,
+    private int[] _frameArc = [];         //   the arc from the frame below (interior arc index, or the token of a source arc),
+    private double[] _frameLimit = [];    //   what the frame below can still send,
+    private double[] _framePushed = [];   //   and what this frame has passed on towards the sink so far
     private int[] _touched = new int[256]; // interior arcs whose flow left 0 since the last reset (may repeat)
     private int _touchedCount;
 
     /// <summary>Phases (breadth-first searches that reached the sink) run so far; for tests and tuning.</summary>
     public long Phases { get; private set; }
 
-    /// <summary>Augmenting paths found so far; for tests and tuning.</summary>
+    /// <summary>Pushes into the sink so far (each ends at least one augmenting path); for tests and tuning.</summary>
     public long Paths { get; private set; }
 
     /// <summary>Starts work on a new graph: sizes the buffers and clears all flow.</summary>
@@ -89,8 +94,11 @@ internal sealed class LayeredMaxFlow
         Grow(ref _level, (long)m * n);
         Grow(ref _queue, (long)m * n);
         Grow(ref _reached, (long)m * w);
-        Grow(ref _pathLayer, ((long)m * n) + 2);
-        Grow(ref _pathToken, ((long)m * n) + 2);
+        Grow(ref _frameLayer, ((long)m * n) + 2);
+        Grow(ref _frameToken, ((long)m * n) + 2);
+        Grow(ref _frameArc, ((long)m * n) + 2);
+        Grow(ref _frameLimit, ((long)m * n) + 2);
+        Grow(ref _framePushed, ((long)m * n) + 2);
         _levelsUsed = 0;
     }
 
@@ -277,218 +285,198 @@ internal sealed class LayeredMaxFlow
     private int LevelIndex(int level, int layer) => ((level * _interiorLayers) + (layer - 1)) * _words;
 
     /// <summary>
-    /// A blocking flow of the level graph: depth-first search from the source along arcs to the next level, one
-    /// augmenting path at a time, retreating to the tail of the first arc a path saturates; nodes without a way on
-    /// leave their level set.
+    /// A blocking flow of the level graph, by depth-first search from the source that pushes as much as it can:
+    /// each node on the search stack carries a limit (what its parent can still send it) and what it has passed on
+    /// so far, goes down to the next level while some of its limit is left, and hands what it passed on back to its
+    /// parent when it returns, so an arc shared by many paths is updated once per visit, not once per path. A node
+    /// that returns with part of its limit left has no way on and leaves its level set; an arc that fills leaves the
+    /// residual graph. Each visit of a child therefore ends in a dead node, a full arc or a parent with nothing left.
     /// </summary>
     private void BlockingFlow(int sinkLevel)
     {
         int n = _tokens, w = _words, m = _interiorLayers;
-        int depth = 0; // _path*[0] is the source
+        int depth = 0; // frame 0 is the source
+        _frameLimit[0] = double.PositiveInfinity;
+        _framePushed[0] = 0;
         while (true)
         {
-            int nextLayer = -1, nextToken = -1;
+            double remaining = _frameLimit[depth] - _framePushed[depth];
+            int nextLayer = -1, nextToken = -1, arc = 0;
+            double room = 0;
+            if (remaining > Epsilon)
+            {
+                if (depth == 0)
+                {
+                    int at = LevelIndex(1, m);
+                    for (int i = 0; i < w; i++)
+                    {
+                        ulong bits = _sourceResidual[i] & _levelNodes[at + i];
+                        if (bits != 0)
+                        {
+                            nextLayer = m;
+                            nextToken = (i << 6) + BitOperations.TrailingZeroCount(bits);
+                            arc = nextToken;
+                            room = _graph.Source[nextToken] - _sourceFlow[nextToken];
+                            break;
+                        }
+                    }
+                }
+                else
+                {
+                    int r = _frameLayer[depth], a = _frameToken[depth];
+                    int level = _level[((r - 1) * n) + a];
+                    if (r == 1 && level + 1 == sinkLevel && (_sinkResidual[a >> 6] & (1UL << a)) != 0)
+                    {
+                        // Into the sink: as much as the arc and the limit allow.
+                        double left = _sinkCapacity[a] - _sinkFlow[a];
+                        if (left - remaining <= Epsilon)
+                        {
+                            _sinkFlow[a] = _sinkCapacity[a];
+                            _sinkResidual[a >> 6] &= ~(1UL << a);
+                            _framePushed[depth] += left;
+                        }
+                        else
+                        {
+                            _sinkFlow[a] += remaining;
+                            _framePushed[depth] += remaining;
+                        }
+
+                        Paths++;
+                        continue;
+                    }
+
+                    if (level + 1 < sinkLevel)
+                    {
+                        if (r >= 2)
+                        {
+                            int row = ((r - 2) * n) + a, from = row * w, at = LevelIndex(level + 1, r - 1);
+                            for (int i = 0; i < w; i++)
+                            {
+                                ulong bits = _forward[from + i] & _levelNodes[at + i];
+                                if (bits != 0)
+                                {
+                                    nextLayer = r - 1;
+                                    nextToken = (i << 6) + BitOperations.TrailingZeroCount(bits);
+                                    arc = (row * n) + nextToken;
+                                    room = _graph.Interior[arc] - _flow[arc];
+                                    break;
+                                }
+                            }
+                        }
+
+                        if (nextLayer < 0 && r < m)
+                        {
+                            int from = (((r - 1) * n) + a) * w, at = LevelIndex(level + 1, r + 1);
+                            for (int i = 0; i < w; i++)
+                            {
+                                ulong bits = _backward[from + i] & _levelNodes[at + i];
+                                if (bits != 0)
+                                {
+                                    nextLayer = r + 1;
+                                    nextToken = (i << 6) + BitOperations.TrailingZeroCount(bits);
+                                    arc = (((((r - 1) * n) + nextToken) * n) + a);
+                                    room = _flow[arc];
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            if (nextLayer >= 0)
+            {
+                depth++;
+                _frameLayer[depth] = nextLayer;
+                _frameToken[depth] = nextToken;
+                _frameArc[depth] = arc;
+                _frameLimit[depth] = Math.Min(remaining, room);
+                _framePushed[depth] = 0;
+                continue;
+            }
+
             if (depth == 0)
             {
-                int at = LevelIndex(1, m);
-                for (int i = 0; i < w; i++)
-                {
-                    ulong bits = _sourceResidual[i] & _levelNodes[at + i];
-                    if (bits != 0)
-                    {
-                        nextLayer = m;
-                        nextToken = (i << 6) + BitOperations.TrailingZeroCount(bits);
-                        break;
-                    }
-                }
-
-                if (nextLayer < 0)
-                {
-                    return;
-                }
+                return;
             }
-            else
+
+            if (remaining > Epsilon)
             {
-                int r = _pathLayer[depth], a = _pathToken[depth];
-                int level = _level[((r - 1) * n) + a];
-                if (r == 1 && level + 1 == sinkLevel && (_sinkResidual[a >> 6] & (1UL << a)) != 0)
-                {
-                    depth = Augment(depth);
-                    continue;
-                }
-
-                if (level + 1 < sinkLevel)
-                {
-                    if (r >= 2)
-                    {
-                        int from = (((r - 2) * n) + a) * w, at = LevelIndex(level + 1, r - 1);
-                        for (int i = 0; i < w; i++)
-                        {
-                            ulong bits = _forward[from + i] & _levelNodes[at + i];
-                            if (bits != 0)
-                            {
-                                nextLayer = r - 1;
-                                nextToken = (i << 6) + BitOperations.TrailingZeroCount(bits);
-                                break;
-                            }
-                        }
-                    }
-
-                    if (nextLayer < 0 && r < m)
-                    {
-                        int from = (((r - 1) * n) + a) * w, at = LevelIndex(level + 1, r + 1);
-                        for (int i = 0; i < w; i++)
-                        {
-                            ulong bits = _backward[from + i] & _levelNodes[at + i];
-                            if (bits != 0)
-                            {
-                                nextLayer = r + 1;
-                                nextToken = (i << 6) + BitOperations.TrailingZeroCount(bits);
-                                break;
-                            }
-                        }
-                    }
-                }
-
-                if (nextLayer < 0)
-                {
-                    // A dead end for the rest of this phase.
-                    _levelNodes[LevelIndex(level, r) + (a >> 6)] &= ~(1UL << a);
-                    depth--;
-                    continue;
-                }
+                // No way on: a dead end for the rest of this phase.
+                int r = _frameLayer[depth], a = _frameToken[depth];
+                _levelNodes[LevelIndex(_level[((r - 1) * n) + a], r) + (a >> 6)] &= ~(1UL << a);
             }
 
-            depth++;
-            _pathLayer[depth] = nextLayer;
-            _pathToken[depth] = nextToken;
+            double passed = _framePushed[depth];
+            depth--;
+            if (passed > 0)
+            {
+                Push(depth, passed);
+                _framePushed[depth] += passed;
+            }
         }
     }
 
-    /// <summary>
-    /// Pushes the bottleneck along source → path[1] → … → path[depth] → sink and returns the depth of the tail of
-    /// the first arc it saturated (0 for a source arc), where the search resumes.
-    /// </summary>
-    private int Augment(int depth)
+    /// <summary>Adds <paramref name="delta"/> along the arc from frame <paramref name="parent"/> to frame parent + 1.</summary>
+    private void Push(int parent, double delta)
     {
-        Paths++;
-        int n = _tokens;
-        double delta = SourceCapacity(_pathToken[1]) - _sourceFlow[_pathToken[1]];
-        for (int p = 1; p < depth; p++)
+        int n = _tokens, w = _words;
+        int child = parent + 1, arc = _frameArc[child];
+        if (parent == 0)
         {
-            delta = Math.Min(delta, Residual(p));
-        }
-
-        int last = _pathToken[depth];
-        delta = Math.Min(delta, _sinkCapacity[last] - _sinkFlow[last]);
-
-        int resume = int.MaxValue;
-
-        // Source arc.
-        int b0 = _pathToken[1];
-        double cap0 = SourceCapacity(b0);
-        if (cap0 - _sourceFlow[b0] - delta <= Epsilon)
-        {
-            _sourceFlow[b0] = cap0;
-            _sourceResidual[b0 >> 6] &= ~(1UL << b0);
-            resume = 0;
-        }
-        else
-        {
-            _sourceFlow[b0] += delta;
-        }
-
-        // Interior arcs.
-        FlowGraph graph = _graph;
-        double[] capacity = graph.Interior;
-        ulong[] mask = graph.InteriorMask;
-        int w = _words;
-        for (int p = 1; p < depth; p++)
-        {
-            int r = _pathLayer[p], a = _pathToken[p], b = _pathToken[p + 1];
-            bool saturated;
-            if (_pathLayer[p + 1] < r)
+            double capacity0 = _graph.Source[arc];
+            if (capacity0 - _sourceFlow[arc] - delta <= Epsilon)
             {
-                // Down: more flow on (r, a) → (r − 1, b), block r − 2.
-                int k = r - 2;
-                int arc = (((k * n) + a) * n) + b;
-                double f = _flow[arc];
-                if (f == 0)
-                {
-                    Touch(arc);
-                }
-
-                _backward[(((k * n) + b) * w) + (a >> 6)] |= 1UL << a;
-                saturated = capacity[arc] - f - delta <= Epsilon;
-                if (saturated)
-                {
-                    _flow[arc] = capacity[arc];
-                    _forward[(((k * n) + a) * w) + (b >> 6)] &= ~(1UL << b);
-                }
-                else
-                {
-                    _flow[arc] = f + delta;
-                }
+                _sourceFlow[arc] = capacity0;
+                _sourceResidual[arc >> 6] &= ~(1UL << arc);
             }
             else
             {
-                // Up: less flow on (r + 1, b) → (r, a), block r − 1.
-                int k = r - 1;
-                int arc = (((k * n) + b) * n) + a;
-                double f = _flow[arc];
-                int word = (((k * n) + b) * w) + (a >> 6);
-                _forward[word] |= mask[word] & (1UL << a);
-                saturated = f - delta <= Epsilon;
-                if (saturated)
-                {
-                    _flow[arc] = 0;
-                    _backward[(((k * n) + a) * w) + (b >> 6)] &= ~(1UL << b);
-                }
-                else
-                {
-                    _flow[arc] = f - delta;
-                }
+                _sourceFlow[arc] += delta;
             }
 
-            if (saturated && resume == int.MaxValue)
-            {
-                resume = p;
-            }
+            return;
         }
 
-        // Sink arc.
-        if (_sinkCapacity[last] - _sinkFlow[last] - delta <= Epsilon)
+        int r = _frameLayer[parent], a = _frameToken[parent], b = _frameToken[child];
+        double f = _flow[arc];
+        if (_frameLayer[child] < r)
         {
-            _sinkFlow[last] = _sinkCapacity[last];
-            _sinkResidual[last >> 6] &= ~(1UL << last);
-            if (resume == int.MaxValue)
+            // Down: more flow on (r, a) → (r − 1, b), block r − 2.
+            int k = r - 2;
+            if (f == 0)
             {
-                resume = depth;
+                Touch(arc);
+            }
+
+            _backward[(((k * n) + b) * w) + (a >> 6)] |= 1UL << a;
+            double capacity = _graph.Interior[arc];
+            if (capacity - f - delta <= Epsilon)
+            {
+                _flow[arc] = capacity;
+                _forward[(((k * n) + a) * w) + (b >> 6)] &= ~(1UL << b);
+            }
+            else
+            {
+                _flow[arc] = f + delta;
             }
         }
         else
         {
-            _sinkFlow[last] += delta;
+            // Up: less flow on (r + 1, b) → (r, a), block r − 1.
+            int k = r - 1;
+            int word = (((k * n) + b) * w) + (a >> 6);
+            _forward[word] |= _graph.InteriorMask[word] & (1UL << a);
+            if (f - delta <= Epsilon)
+            {
+                _flow[arc] = 0;
+                _backward[(((k * n) + a) * w) + (b >> 6)] &= ~(1UL << b);
+            }
+            else
+            {
+                _flow[arc] = f - delta;
+            }
         }
-
-        return resume;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private double SourceCapacity(int b) => _graph.Source[b];
-
-    /// <summary>Residual capacity of the arc from path node p to path node p + 1 (interior).</summary>
-    private double Residual(int p)
-    {
-        int n = _tokens;
-        int r = _pathLayer[p], a = _pathToken[p], b = _pathToken[p + 1];
-        if (_pathLayer[p + 1] < r)
-        {
-            int arc = ((((r - 2) * n) + a) * n) + b;
-            return _graph.Interior[arc] - _flow[arc];
-        }
-
-        return _flow[((((r - 1) * n) + b) * n) + a];
     }
 
     private void Touch(int arc)
