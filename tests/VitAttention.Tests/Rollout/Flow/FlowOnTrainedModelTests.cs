@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using VitAttention.Inference;
+using VitAttention.Loading;
 using VitAttention.Models;
 using VitAttention.Rollout;
 using VitAttention.Rollout.Flow;
