@@ -9,7 +9,8 @@ namespace VitAttention.Rollout.Flow;
 /// <remarks>
 /// <para><b>Definition</b> (the authors' <c>get_adjmat</c> and <c>compute_node_flow</c>, samiraabnar/attention_flow).
 /// Nodes: every token at every depth, node layers 0 (the input tokens) … n (the outputs of the last layer used),
-/// n = end − start + 1. Arcs: token a at node layer r → token b at node layer r − 1, capacity Ã_{start+r−1}[a, b] with
+/// n = last − first + 1 (<see cref="RolloutOptions.FirstLayer"/>, <see cref="RolloutOptions.LastLayer"/>, one-based).
+/// Arcs: token a at node layer r → token b at node layer r − 1, capacity Ã_{first+r−1}[a, b] (layers numbered from 1) with
 /// Ã_l = rownorm(α·fuse_h(A_l) + (1 − α)·I), the matrices rollout chains (<see cref="RolloutOptions"/>: fusion,
 /// α, discard, layer range; the defaults mean and α = 0.5 give the authors' (mean_h A_l + I), row-normalised).
 /// The flow of input token j is the value of the maximum flow from (n, q) to (0, j), q =

@@ -150,9 +150,9 @@ public class AttentionFlowEngineTests
         yield return new TestCaseData(4, 1, 16, 12.0, d, false).SetName("FlowRow_OneHeadPeaked_MatchesEdmondsKarp");
         yield return new TestCaseData(4, 3, 24, 5.0, d with { Fusion = HeadFusion.Max }, false).SetName("FlowRow_MaxFusion_MatchesEdmondsKarp");
         yield return new TestCaseData(4, 3, 13, 5.0, d with { Fusion = HeadFusion.Min, ResidualAlpha = 1f }, false).SetName("FlowRow_MinFusionNoResidual_MatchesEdmondsKarp");
-        yield return new TestCaseData(5, 2, 10, 4.0, d with { StartLayer = 1, EndLayer = 3, QueryToken = 2 }, false).SetName("FlowRow_LayerRange_MatchesEdmondsKarp");
+        yield return new TestCaseData(5, 2, 10, 4.0, d with { FirstLayer = 2, LastLayer = 4, QueryToken = 2 }, false).SetName("FlowRow_LayerRange_MatchesEdmondsKarp");
         yield return new TestCaseData(3, 2, 11, 0.0, d with { DiscardRatio = 0.6f, PrefixTokens = 2 }, true).SetName("FlowRow_Discard_MatchesEdmondsKarp");
-        yield return new TestCaseData(2, 2, 9, 4.0, d with { StartLayer = 1 }, false).SetName("FlowRow_OneLayer_MatchesEdmondsKarp");
+        yield return new TestCaseData(2, 2, 9, 4.0, d with { FirstLayer = 2 }, false).SetName("FlowRow_OneLayer_MatchesEdmondsKarp");
         yield return new TestCaseData(3, 1, 70, 10.0, d, false).SetName("FlowRow_MoreThan64Tokens_MatchesEdmondsKarp");
     }
 

@@ -45,8 +45,8 @@ public class AttentionFlowOracleTests
             Fusion = Enum.Parse<HeadFusion>(settings["fusion"], ignoreCase: true),
             ResidualAlpha = float.Parse(settings["alpha"], CultureInfo.InvariantCulture),
             DiscardRatio = float.Parse(settings["discard"], CultureInfo.InvariantCulture),
-            StartLayer = int.Parse(settings["start"], CultureInfo.InvariantCulture),
-            EndLayer = int.Parse(settings["end"], CultureInfo.InvariantCulture),
+            FirstLayer = int.Parse(settings["start"], CultureInfo.InvariantCulture) + 1, // the fixture's layers are zero-based
+            LastLayer = int.Parse(settings["end"], CultureInfo.InvariantCulture) + 1,
             PrefixTokens = int.Parse(settings["prefix"], CultureInfo.InvariantCulture),
         };
         return (new AttentionStack(shape, file.ReadFloat32($"{name}.attention")), options,
