@@ -74,7 +74,7 @@ internal sealed class AttentionFlowEngine
     /// <exception cref="ArgumentException">A length, index or option is out of range, or the attention read holds
     /// NaN, infinity, negative values or rows that do not sum to 1.</exception>
     public void FlowRow(ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options, Span<double> destination) =>
-        Run(stack, shape, item, options, destination, cutCapacities: default);
+        Run(stack, shape, item, options, options?.QueryToken ?? 0, 1, destination, cutCapacities: default);
 
     /// <summary>
     /// <see cref="FlowRow(ReadOnlySpan{float}, AttentionShape, int, RolloutOptions, Span{double})"/>, and for each
@@ -90,7 +90,46 @@ internal sealed class AttentionFlowEngine
                 $"cutCapacities must hold {shape.Tokens} doubles (one per token), got {cutCapacities.Length}.", nameof(cutCapacities));
         }
 
-        Run(stack, shape, item, options, destination, cutCapacities);
+        Run(stack, shape, item, options, options?.QueryToken ?? 0, 1, destination, cutCapacities);
+    }
+
+    /// <summary>
+    /// The flow from the mean of the query rows <paramref name="firstQuery"/> … firstQuery + queryCount − 1 at the
+    /// top of the graph to every input token, raw max-flow values, <c>[tokens]</c>: the source is an output whose
+    /// attention row in the last layer used is the mean of those rows of Ã (what a model that pools those tokens
+    /// reads, as rollout's mean of the same rows does), so its out-capacity is 1 as a single token's is. With one
+    /// row it is <see cref="FlowRow(ReadOnlySpan{float}, AttentionShape, int, RolloutOptions, Span{double})"/> with
+    /// that query token; <see cref="RolloutOptions.QueryToken"/> is not used.
+    /// </summary>
+    /// <param name="stack">The attention stack, <c>[layer, batch, head, tokens, tokens]</c>.</param>
+    /// <param name="shape">Its shape.</param>
+    /// <param name="item">The batch item.</param>
+    /// <param name="options">Fusion, α, discard, layer range, threads.</param>
+    /// <param name="firstQuery">The first query row.</param>
+    /// <param name="queryCount">How many consecutive rows are averaged (1 or more).</param>
+    /// <param name="destination">tokens doubles.</param>
+    /// <param name="cutCapacities">Empty, or tokens doubles for the cut certificates (see the overload with cuts).</param>
+    /// <exception cref="ArgumentException">The rows are not inside the tokens, or see
+    /// <see cref="FlowRow(ReadOnlySpan{float}, AttentionShape, int, RolloutOptions, Span{double})"/>.</exception>
+    internal void FlowRow(
+        ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options, int firstQuery, int queryCount,
+        Span<double> destination, Span<double> cutCapacities = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!cutCapacities.IsEmpty && cutCapacities.Length != shape.Tokens)
+        {
+            throw new ArgumentException(
+                $"cutCapacities must be empty or hold {shape.Tokens} doubles (one per token), got {cutCapacities.Length}.", nameof(cutCapacities));
+        }
+
+        if (queryCount < 1 || firstQuery < 0 || (long)firstQuery + queryCount > shape.Tokens)
+        {
+            throw new ArgumentException(
+                $"The query rows {firstQuery} … {(long)firstQuery + queryCount - 1} ({queryCount} rows) are not inside the " +
+                $"{shape.Tokens} tokens: pick 1 or more consecutive rows in 0 … {shape.Tokens - 1}.", nameof(queryCount));
+        }
+
+        Run(stack, shape, item, options with { QueryToken = firstQuery }, firstQuery, queryCount, destination, cutCapacities);
     }
 
     /// <summary>
@@ -130,7 +169,8 @@ internal sealed class AttentionFlowEngine
     }
 
     private void Run(
-        ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options, Span<double> destination, Span<double> cutCapacities)
+        ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options, int firstQuery, int queryCount,
+        Span<double> destination, Span<double> cutCapacities)
     {
         ArgumentNullException.ThrowIfNull(options);
         shape.Validate();
@@ -153,7 +193,7 @@ internal sealed class AttentionFlowEngine
             throw new ArgumentException($"destination must hold {n} doubles (one flow per token), got {destination.Length}.", nameof(destination));
         }
 
-        _graph.Build(stack, shape, item, options);
+        _graph.Build(stack, shape, item, options, firstQuery, queryCount);
         if (_flows.Length < n)
         {
             _flows = new double[n];

@@ -18,11 +18,11 @@ namespace VitAttention.Rollout.Flow;
 /// <c>res_att_mat = att + I; res_att_mat /= res_att_mat.sum(-1)</c> (their <c>get_adjmat</c> then adds one arc per
 /// entry, from layer i + 1 to layer i). The flow of input token j is the maximum flow from (n, q) to (0, j).</para>
 /// <para>What is stored: the top layer's other tokens have no incoming arcs and the other input tokens no outgoing
-/// ones, so neither can carry flow from (n, q) to (0, j). Left are the source's arcs (row q of Ã_end), the
+/// ones, so neither can carry flow from (n, q) to (0, j). Left are the source's arcs (row q of Ã_end, or the mean of the query rows), the
 /// interior node layers 1 … n − 1 with the arcs between them, and each input token's incoming arcs (column j of
 /// Ã_start).</para>
 /// <code>
-/// Source   [tokens]                   Ã_end[q, b]: source → token b of node layer n − 1 (or of layer 0 when n = 1)
+/// Source   [tokens]                   Ã_end[q, b] (or its mean over the query rows): source → token b of node layer n − 1 (or of layer 0 when n = 1)
 /// Interior [n − 2, tokens, tokens]    block k = Ã_{start + k + 1}[a, b]: token a of node layer k + 2 → token b of layer k + 1
 /// SinkIn   [tokens, tokens]           SinkIn[j, a] = Ã_start[a, j]: token a of node layer 1 → input token j (transposed)
 /// </code>
@@ -51,10 +51,13 @@ internal sealed class FlowGraph
     /// <summary>64-bit words in one row's bit set: ⌈tokens / 64⌉.</summary>
     public int Words { get; private set; }
 
-    /// <summary>The query token q: the source is (n, q).</summary>
+    /// <summary>The first query token q: the source is (n, q), or the mean of <see cref="QueryCount"/> rows from q.</summary>
     public int Query { get; private set; }
 
-    /// <summary>Capacities of the source's arcs, <c>[tokens]</c> (row q of Ã_end).</summary>
+    /// <summary>How many consecutive query rows the source's arcs average (1: the source is the token (n, q) itself).</summary>
+    public int QueryCount { get; private set; } = 1;
+
+    /// <summary>Capacities of the source's arcs, <c>[tokens]</c> (row q of Ã_end, or the mean of the query rows).</summary>
     public ReadOnlySpan<double> Source => _source.AsSpan(0, Tokens);
 
     /// <summary>Bits of the source's arcs with capacity above <see cref="LayeredMaxFlow.Epsilon"/>, <c>[words]</c>.</summary>
@@ -84,19 +87,31 @@ internal sealed class FlowGraph
     }
 
     /// <summary>
-    /// Builds the graph of one batch item from an attention stack, checking every attention row it reads.
+    /// Builds the graph of one batch item from an attention stack, checking every attention row it reads. The
+    /// source is the query token <see cref="RolloutOptions.QueryToken"/> at the top.
     /// The caller has validated the shape, the item and <paramref name="options"/>.
     /// </summary>
     /// <exception cref="ArgumentException">A row read holds NaN, infinity or a negative value, or (unless
     /// <see cref="RolloutOptions.InputsAreSoftmax"/>) does not sum to 1 within <see cref="RolloutEngine.RowSumTolerance"/>.</exception>
-    public void Build(ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options)
+    public void Build(ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options) =>
+        Build(stack, shape, item, options, options.QueryToken, 1);
+
+    /// <summary>
+    /// Builds the graph with a source whose arcs are the mean of the rows <paramref name="firstQuery"/> …
+    /// firstQuery + queryCount − 1 of Ã_end: the output a model reads when it pools those tokens (the mean of
+    /// the patch tokens, for models without a class token). Its attention row is the mean of theirs, so it is one
+    /// more node at the top whose out-capacity is 1, as a single token's is; with one row it is that token.
+    /// The caller has validated the range.
+    /// </summary>
+    public void Build(ReadOnlySpan<float> stack, AttentionShape shape, int item, RolloutOptions options, int firstQuery, int queryCount)
     {
         int n = shape.Tokens;
         int start = options.StartLayer, end = options.ResolveEndLayer(shape.Layers);
         Tokens = n;
         Layers = end - start + 1;
         Words = (n + 63) >> 6;
-        Query = options.QueryToken;
+        Query = firstQuery;
+        QueryCount = queryCount;
         int blocks = Math.Max(Layers - 2, 0);
         Grow(ref _source, n);
         Grow(ref _sourceMask, Words);
@@ -116,17 +131,43 @@ internal sealed class FlowGraph
             bool top = layer == end;
             if (top && !(options.DiscardRatio > 0f))
             {
-                // Only the query's row of the top layer is an arc of the reduced graph.
-                Span<double> row = _source.AsSpan(0, n);
-                FuseRow(heads, shape, layer, item, Query, options, row);
-                ResidualNormalize(row, Query, options.ResidualAlpha);
+                // Only the query rows of the top layer are arcs of the reduced graph.
+                Span<double> source = _source.AsSpan(0, n);
+                if (queryCount == 1)
+                {
+                    FuseRow(heads, shape, layer, item, Query, options, source);
+                    ResidualNormalize(source, Query, options.ResidualAlpha);
+                }
+                else
+                {
+                    source.Clear();
+                    Span<double> row = _fused.AsSpan(0, n);
+                    for (int q = Query; q < Query + queryCount; q++)
+                    {
+                        FuseRow(heads, shape, layer, item, q, options, row);
+                        ResidualNormalize(row, q, options.ResidualAlpha);
+                        TensorPrimitives.Add(source, row, source);
+                    }
+
+                    TensorPrimitives.Divide(source, queryCount, source);
+                }
             }
             else
             {
                 BuildLayer(heads, shape, layer, item, options);
                 if (top)
                 {
-                    _fused.AsSpan(Query * n, n).CopyTo(_source);
+                    Span<double> source = _source.AsSpan(0, n);
+                    _fused.AsSpan(Query * n, n).CopyTo(source);
+                    if (queryCount > 1)
+                    {
+                        for (int q = Query + 1; q < Query + queryCount; q++)
+                        {
+                            TensorPrimitives.Add(source, _fused.AsSpan(q * n, n), source);
+                        }
+
+                        TensorPrimitives.Divide(source, queryCount, source);
+                    }
                 }
                 else if (layer == start)
                 {

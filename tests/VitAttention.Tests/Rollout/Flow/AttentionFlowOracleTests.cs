@@ -32,7 +32,7 @@ public class AttentionFlowOracleTests
         }
     }
 
-    private static (AttentionStack Stack, RolloutOptions Options, double[] Flow, double[] Relevance) Load(int index)
+    internal static (AttentionStack Stack, RolloutOptions Options, double[] Flow, double[] Relevance) Load(int index)
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(OraclePath);
         string name = $"case{index}";
