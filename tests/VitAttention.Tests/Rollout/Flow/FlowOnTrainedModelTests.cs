@@ -96,7 +96,7 @@ public class FlowOnTrainedModelTests
         var flow = new double[tokens];
         var cut = new double[tokens];
         var rollout = new float[tokens];
-        var rows = new List<double[]>(); // per image: ρ(flow, rollout), r(flow, rollout), ρ(flow, bound), r(flow, bound), ρ(rollout, bound), share at bound, mean gap
+        var rows = new List<double[]>(); // per image: ρ(flow, rollout), r(flow, rollout), ρ(flow, bound), r(flow, bound), ρ(rollout, bound), share at bound, mean gap, share with bound 1
         for (int item = 0; item < Images; item++)
         {
             engine.FlowRow(stack.Data, shape, item, options, flow, cut);
@@ -111,11 +111,13 @@ public class FlowOnTrainedModelTests
             }
 
             rows.Add([Spearman(f, r), Pearson(f, r), Spearman(f, b), Pearson(f, b), Spearman(r, b),
-                f.Zip(b).Count(p => p.Second - p.First <= 1e-9) / (double)f.Length, f.Zip(b).Average(p => p.Second - p.First)]);
+                f.Zip(b).Count(p => p.Second - p.First <= 1e-9) / (double)f.Length, f.Zip(b).Average(p => p.Second - p.First),
+                b.Count(v => v >= 1 - 1e-12) / (double)b.Length]);
         }
 
         string[] names = ["Spearman(flow, rollout)", "Pearson(flow, rollout)", "Spearman(flow, bound)", "Pearson(flow, bound)",
-            "Spearman(rollout, bound)", "share of patches with flow = bound", "mean (bound − flow)"];
+            "Spearman(rollout, bound)", "share of patches with flow = bound", "mean (bound − flow)",
+            "share of patches whose bound is 1 (tied at the top)"];
         var report = new StringBuilder();
         report.AppendLine(CultureInfo.InvariantCulture, $"model {folder}, {shape.Layers} layers, {shape.Heads} heads, {tokens} tokens, first {Images} test images (patch tokens only)");
         report.AppendLine("| quantity | mean | sd | min | max |");
