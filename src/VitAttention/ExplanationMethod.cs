@@ -41,4 +41,11 @@ public enum ExplanationMethod
     /// layer. CLI name <c>attention-gradcam</c>.
     /// </summary>
     AttentionGradCam = 32,
+
+    /// <summary>
+    /// Attention flow (Abnar &amp; Zuidema 2020): the exact maximum flow from the query token through the layered graph
+    /// of (A + I)/2 capacities (the rollout options' fusion, α, discard and layer range) to each input token, divided
+    /// by the total over all tokens. Class-agnostic. CLI name <c>flow</c>; cost and meaning in docs/benchmarks/flow.md.
+    /// </summary>
+    Flow = 64,
 }

@@ -64,7 +64,7 @@ public class CliMethodTests
         }
     }
 
-    [TestCase("--method", "rollout,flow", "'flow' is not a method")]
+    [TestCase("--method", "rollout,flows", "'flows' is not a method")]
     [TestCase("--method", ",", "--method is empty")]
     [TestCase("--class", "top0", "1 to 16")]
     [TestCase("--class", "2,2", "twice")]

@@ -48,7 +48,7 @@ public class ExplainerMapProviderTests
                 return e.Rollout.ToArray();
             });
         var provider = new ExplainerMapProvider(_explainer, methods: [.. ExplainerMapProvider.Table, discard]);
-        Assert.That(provider.Methods, Is.EqualTo(new[] { "rollout", "attention", "gradient-rollout", "transformer-attribution", "gradcam", "attention-gradcam", "rollout-discard-0.5" }));
+        Assert.That(provider.Methods, Is.EqualTo(new[] { "rollout", "attention", "gradient-rollout", "transformer-attribution", "gradcam", "attention-gradcam", "flow", "rollout-discard-0.5" }));
 
         var map = provider.Maps(["rollout-discard-0.5"], _pixels, targetClass: 3, CancellationToken.None)[0];
         using var expected = _explainer.ExplainPixels(_pixels, ExplainOptions.Default with { Rollout = RolloutOptions.Default with { DiscardRatio = 0.5f } })[0];

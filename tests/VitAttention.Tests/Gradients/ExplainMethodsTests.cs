@@ -165,6 +165,24 @@ public sealed class ExplainMethodsTests
     }
 
     [Test]
+    public void Explain_Flow_IsTheAttentionFlowOfTheImagesOwnStackAndNeedsNoGradients()
+    {
+        using var explainer = Explainer("tiny-vit-hf");
+        var options = ExplainOptions.Default with { Method = ExplanationMethod.Rollout | ExplanationMethod.Flow, KeepAttentions = true };
+        using var e = explainer.Explain(FixturePaths.Image("chelsea.png"), options);
+
+        float[] expected = FlowMethod.Flow(e.RequireAttentions(), 0, prefix: 1, QueryRows.Token(0));
+        float[] flow = e.Map(ExplanationMethod.Flow).Map.ToArray();
+        Assert.That(flow, Is.EqualTo(expected));
+        Assert.That(flow, Is.Not.EqualTo(e.Rollout.ToArray()), "flow is its own map, not the rollout's");
+        Assert.That(flow.Sum(), Is.GreaterThan(0f).And.LessThanOrEqualTo(1.0001f), "a share of the total flow");
+        Assert.That(e.Map(ExplanationMethod.Flow).ClassIndex, Is.Null, "class-agnostic");
+        Assert.That(explainer.HasGradientSession, Is.False, "flow needs no gradient graph");
+        using var doc = JsonDocument.Parse(e.ToJson());
+        Assert.That(doc.RootElement.GetProperty("methods").GetProperty("flow").GetProperty("map").GetArrayLength(), Is.EqualTo(flow.Length));
+    }
+
+    [Test]
     public void Explain_DefaultOptions_RolloutOnlyAndNoGradientGraph()
     {
         using var explainer = Explainer("tiny-vit-hf");
@@ -182,8 +200,8 @@ public sealed class ExplainMethodsTests
     }
 
     [TestCase(0)]
-    [TestCase(64)]
-    [TestCase(65)]
+    [TestCase(128)]
+    [TestCase(129)]
     public void Explain_MethodNotAFlagCombination_ThrowsNamingMethod(int method)
     {
         using var explainer = Explainer("tiny-vit-hf");
@@ -353,6 +371,7 @@ public sealed class ExplainMethodsTests
         Assert.That(MethodCatalog.All.Select(m => m.Method), Is.EqualTo(flags), "one entry per enum value, in enum order");
         Assert.That(MethodCatalog.All.Select(m => m.Name).Distinct().Count(), Is.EqualTo(flags.Length));
         Assert.That(MethodCatalog.Find("Transformer_Attribution")!.Method, Is.EqualTo(ExplanationMethod.TransformerAttribution));
-        Assert.That(MethodCatalog.Find("flow"), Is.Null);
+        Assert.That(MethodCatalog.Find("Flow")!.Method, Is.EqualTo(ExplanationMethod.Flow));
+        Assert.That(MethodCatalog.Find("flows"), Is.Null);
     }
 }
