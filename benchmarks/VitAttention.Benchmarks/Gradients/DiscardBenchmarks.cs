@@ -6,7 +6,7 @@ namespace VitAttention.Benchmarks.Gradients;
 /// <summary>
 /// The discard step of gradient rollout on one ViT-B/16 layer's fused matrix (197 tokens, one prefix token, half the
 /// entries 0 as after the ReLU of mean_h(A ⊙ dA)): the three-pass radix select against the compacting one (one pass
-/// over the block, then only the chosen bucket's entries), ratio 0.9. The matrix is restored before each call, and
+/// over the block, then only the chosen bucket's entries; with one histogram or four interleaved ones), ratio 0.9. The matrix is restored before each call, and
 /// the restore alone is the baseline.
 /// </summary>
 [MemoryDiagnoser]
@@ -15,6 +15,7 @@ public class DiscardBenchmarks
 {
     private const int Tokens = 197, Prefix = 1;
     private readonly int[] _histogram = new int[DiscardLowest.HistogramLength];
+    private readonly int[] _interleaved = new int[DiscardLowest.InterleavedHistogramLength];
     private readonly uint[] _scratch = new uint[DiscardLowest.ScratchLength(Tokens, Prefix)];
     private float[] _source = [];
     private float[] _work = [];
@@ -53,6 +54,18 @@ public class DiscardBenchmarks
         fixed (float* f = _work)
         {
             DiscardLowest.Invoke(f, Tokens, Tokens, Prefix, 0.9f, _histogram, _scratch);
+        }
+
+        return _work[^1];
+    }
+
+    [Benchmark]
+    public unsafe float CompactingInterleaved()
+    {
+        _source.CopyTo(_work, 0);
+        fixed (float* f = _work)
+        {
+            DiscardLowest.Invoke(f, Tokens, Tokens, Prefix, 0.9f, _interleaved, _scratch);
         }
 
         return _work[^1];

@@ -68,7 +68,7 @@ public sealed class DiscardLowestTests
     {
         float[] m = Matrix(tokens, kind, (tokens * 31) + prefix);
         float[] expected = Reference(m, tokens, prefix, ratio);
-        float[] plain = (float[])m.Clone(), compacting = (float[])m.Clone();
+        float[] plain = (float[])m.Clone(), compacting = (float[])m.Clone(), interleaved = (float[])m.Clone();
         var histogram = new int[DiscardLowest.HistogramLength];
         var scratch = new uint[DiscardLowest.ScratchLength(tokens, prefix)];
 
@@ -82,7 +82,13 @@ public sealed class DiscardLowestTests
             DiscardLowest.Invoke(p, tokens, tokens, prefix, ratio, histogram, scratch);
         }
 
+        fixed (float* p = interleaved)
+        {
+            DiscardLowest.Invoke(p, tokens, tokens, prefix, ratio, new int[DiscardLowest.InterleavedHistogramLength], scratch);
+        }
+
         Assert.That(plain, Is.EqualTo(expected), "three-pass selection");
+        Assert.That(interleaved, Is.EqualTo(expected), "compacting selection, four interleaved histograms");
         Assert.That(compacting, Is.EqualTo(expected), "compacting selection");
     }
 

@@ -103,7 +103,7 @@ internal static class ExplanationMethods
         float[] r = QueryVector(query, t);
         var next = new float[t];
         var fused = new float[t * t]; // [query, key]
-        int[] histogram = discardRatio > 0 ? new int[DiscardLowest.HistogramLength] : [];
+        int[] histogram = discardRatio > 0 ? new int[DiscardLowest.InterleavedHistogramLength] : [];
         uint[] scratch = discardRatio > 0 ? new uint[DiscardLowest.ScratchLength(t, prefix)] : []; // the block's keys, compacted
         for (int l = s.Layers - 1; l >= 0; l--)
         {

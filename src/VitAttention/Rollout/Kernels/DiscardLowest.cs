@@ -21,6 +21,12 @@ internal static unsafe class DiscardLowest
     /// <summary>Buckets the histogram passes need: 2¹² digits plus one bucket for entries that do not match.</summary>
     public const int HistogramLength = (1 << 12) + 1;
 
+    /// <summary>
+    /// Histogram ints that let the compacting selection count into four interleaved copies (entry j into copy j mod 4),
+    /// so that runs of equal values (the zeros a ReLU leaves) do not chain every increment on one counter.
+    /// </summary>
+    public const int InterleavedHistogramLength = 4 << 12;
+
     /// <summary>Scratch the compacting selection needs: one uint per entry of the block, (tokens − prefix)².</summary>
     public static int ScratchLength(int tokens, int prefix) => checked((int)EligibleCount(tokens, prefix));
 
@@ -118,7 +124,9 @@ internal static unsafe class DiscardLowest
             throw new ArgumentException($"The discard scratch holds {scratch.Length} values; a {width}×{width} block needs {ScratchLength(tokens, prefix)}.", nameof(scratch));
         }
 
-        Span<int> h = histogram[..(1 << 12)];
+        const int Buckets = 1 << 12;
+        int copies = histogram.Length >= InterleavedHistogramLength ? 4 : 1;
+        Span<int> h = histogram[..(copies * Buckets)];
         h.Clear();
         int n = 0;
         for (int i = prefix; i < tokens; i++)
@@ -128,8 +136,13 @@ internal static unsafe class DiscardLowest
             {
                 uint key = row[j] & 0x7FFF_FFFFu;
                 scratch[n++] = key;
-                h[(int)(key >> 20)]++;
+                h[((n & (copies - 1)) << 12) | (int)(key >> 20)]++;
             }
+        }
+
+        for (int c = 1; c < copies; c++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(h[..Buckets], h.Slice(c * Buckets, Buckets), h[..Buckets]);
         }
 
         int digit = 0;
