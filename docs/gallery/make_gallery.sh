@@ -16,6 +16,9 @@ run explain "$images/0018-bag.png" --model $model --out docs/gallery --colormap 
 # The interactive viewer: a page for the ankle boot. The screenshots are taken by the viewer's browser tests in
 # headless Chromium (apt-get install -y chromium), which hover a patch before each shot; they use the random-weight
 # test model in models/demo-vit-tiny on the cat photo, and synthetic data for the registers layout.
-run view "$images/0000-ankle-boot.png" --model $model --out docs/gallery/0000-ankle-boot.viewer.html
+run explain "$images/0004-shirt.png" --model $model --out docs/gallery --class top2 \
+  --method rollout,attention,gradient-rollout,transformer-attribution,gradcam,attention-gradcam,flow
+run view "$images/0000-ankle-boot.png" --model $model --out docs/gallery/0000-ankle-boot.viewer.html \
+  --method rollout,transformer-attribution,gradcam,flow --class top2
 VITATTENTION_VIEWER_SHOTS="$PWD/docs/gallery" dotnet test tests/VitAttention.Tests -c Release \
   --filter "FullyQualifiedName~ViewerBrowserTests.Screenshots_ThreeViews_ShowThePhotoWithTheOverlay"
