@@ -236,7 +236,7 @@ public sealed unsafe partial class RolloutEngine
 
                 if (!float.IsFinite(sum))
                 {
-                    ThrowNotFinite(layer, item, firstHead + h, row);
+                    AttentionInputErrors.ThrowNotFinite(layer, item, firstHead + h, row);
                 }
 
                 total += sum;
@@ -250,7 +250,7 @@ public sealed unsafe partial class RolloutEngine
             if (!float.IsFinite(total))
             {
                 // Every head's sum is finite but their total overflows: no attention row holds such values.
-                ThrowNotFinite(layer, item, firstHead, row);
+                AttentionInputErrors.ThrowNotFinite(layer, item, firstHead, row);
             }
         }
 
@@ -261,7 +261,7 @@ public sealed unsafe partial class RolloutEngine
             {
                 if (MathF.Abs(sums[h] - 1f) > RowSumTolerance)
                 {
-                    ThrowRowSum(layer, item, firstHead + h, row, sums[h]);
+                    AttentionInputErrors.ThrowRowSum(layer, item, firstHead + h, row, sums[h]);
                 }
             }
         }
@@ -341,29 +341,10 @@ public sealed unsafe partial class RolloutEngine
                     float value = source[(h * headStride) + j];
                     if (value < 0f)
                     {
-                        ThrowNegative(value, layer, item, firstHead + h, row);
+                        AttentionInputErrors.ThrowNegative(value, layer, item, firstHead + h, row, "rollout");
                     }
                 }
             }
         }
-
-        [DoesNotReturn]
-        private static void ThrowNotFinite(int layer, int item, int head, int row) =>
-            throw new ArgumentException(
-                $"The attention stack holds NaN or infinity at layer {layer}, item {item}, head {head}, row {row}: " +
-                "pass attention probabilities (softmax outputs) from a healthy forward pass.", "stack");
-
-        [DoesNotReturn]
-        private static void ThrowNegative(float value, int layer, int item, int head, int row) =>
-            throw new ArgumentException(
-                $"The attention stack holds a negative value ({value}) at layer {layer}, item {item}, head {head}, row {row}: " +
-                "rollout needs attention probabilities (softmax outputs), not logits or scores.", "stack");
-
-        [DoesNotReturn]
-        private static void ThrowRowSum(int layer, int item, int head, int row, float sum) =>
-            throw new ArgumentException(
-                $"The attention row at layer {layer}, item {item}, head {head}, row {row} sums to {sum}, not 1 (tolerance {RowSumTolerance}): " +
-                "pass softmax outputs over the last axis in [layer, batch, head, query, key] order, or set " +
-                "RolloutOptions.InputsAreSoftmax if the rows are known to be probabilities.", "stack");
     }
 }

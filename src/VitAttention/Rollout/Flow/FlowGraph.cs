@@ -257,18 +257,18 @@ internal sealed class FlowGraph
             double sum = TensorPrimitives.Sum<double>(widened);
             if (!double.IsFinite(sum))
             {
-                ThrowNotFinite(layer, item, h, q);
+                AttentionInputErrors.ThrowNotFinite(layer, item, h, q);
             }
 
             float min = TensorPrimitives.Min(row);
             if (min < 0f)
             {
-                ThrowNegative(min, layer, item, h, q);
+                AttentionInputErrors.ThrowNegative(min, layer, item, h, q, "attention flow", " as capacities");
             }
 
             if (!options.InputsAreSoftmax && Math.Abs(sum - 1) > RolloutEngine.RowSumTolerance)
             {
-                ThrowRowSum(layer, item, h, q, sum);
+                AttentionInputErrors.ThrowRowSum(layer, item, h, q, sum);
             }
 
             if (h == 0)
@@ -335,24 +335,4 @@ internal sealed class FlowGraph
             buffer = new T[length];
         }
     }
-
-    [DoesNotReturn]
-    private static void ThrowNotFinite(int layer, int item, int head, int row) =>
-        throw new ArgumentException(
-            $"The attention stack holds NaN or infinity at layer {layer}, item {item}, head {head}, row {row}: " +
-            "pass attention probabilities (softmax outputs) from a healthy forward pass.", "stack");
-
-    [DoesNotReturn]
-    private static void ThrowNegative(float value, int layer, int item, int head, int row) =>
-        throw new ArgumentException(
-            $"The attention stack holds a negative value ({value}) at layer {layer}, item {item}, head {head}, row {row}: " +
-            "attention flow needs attention probabilities (softmax outputs) as capacities, not logits or scores.", "stack");
-
-    [DoesNotReturn]
-    private static void ThrowRowSum(int layer, int item, int head, int row, double sum) =>
-        throw new ArgumentException(
-            $"The attention row at layer {layer}, item {item}, head {head}, row {row} sums to {sum}, not 1 " +
-            $"(tolerance {RolloutEngine.RowSumTolerance}): pass softmax outputs over the last axis in " +
-            "[layer, batch, head, query, key] order, or set RolloutOptions.InputsAreSoftmax if the rows are known to be probabilities.",
-            "stack");
 }
