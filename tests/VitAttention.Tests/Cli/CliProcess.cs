@@ -57,11 +57,30 @@ internal sealed class CliProcess : IDisposable
         }
     }
 
-    /// <summary>Sends SIGINT, as Ctrl+C in a terminal does.</summary>
+    /// <summary>
+    /// Sends SIGINT, as Ctrl+C in a terminal does. A test run started as a background job of a non-interactive shell
+    /// (<c>cmd &amp;</c>) has SIGINT ignored, and the child inherits that: no Ctrl+C can reach it, by POSIX design, and
+    /// .NET keeps the inherited disposition. Then this sends SIGTERM, which the command handles the same way (finish
+    /// the image being written, keep the finished ones, exit 125), and says so in the test output.
+    /// </summary>
     public void Interrupt()
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        string signal = SigIntIgnoredByThisProcess() ? "-TERM" : "-INT";
+        if (signal == "-TERM")
+        {
+            TestContext.Out.WriteLine("SIGINT is ignored by this test run (started as a background job); interrupting with SIGTERM.");
+        }
+
+        using var kill = Process.Start(new ProcessStartInfo("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         kill.WaitForExit();
+    }
+
+    /// <summary>True when /proc/self/status lists SIGINT (signal 2, bit 1) among the ignored signals.</summary>
+    private static bool SigIntIgnoredByThisProcess()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null
+            && (ulong.Parse(line["SigIgn:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & 0x2) != 0;
     }
 
     /// <summary>Waits for the exit; the exit code, or null when it did not end in time (it is then killed).</summary>
