@@ -34,31 +34,10 @@ internal sealed class GraphIndex
             }
         }
 
+        (Consumers, var producerIndex) = GraphTopology.Links(Graph);
+        Producers = producerIndex.ToDictionary(p => p.Key, p => Graph.Node[p.Value], StringComparer.Ordinal);
         foreach (NodeProto node in Graph.Node)
         {
-            for (int k = 0; k < node.Input.Count; k++)
-            {
-                if (node.Input[k].Length == 0)
-                {
-                    continue;
-                }
-
-                if (!Consumers.TryGetValue(node.Input[k], out var list))
-                {
-                    Consumers[node.Input[k]] = list = [];
-                }
-
-                list.Add((node, k));
-            }
-
-            foreach (string output in node.Output)
-            {
-                if (output.Length > 0)
-                {
-                    Producers[output] = node;
-                }
-            }
-
             if (node.OpType == "Constant" && IsDefaultDomain(node) && node.Output.Count == 1 && TensorValues.FromConstantNode(node) is { } value)
             {
                 _constantNodes[node.Output[0]] = value;
@@ -76,9 +55,9 @@ internal sealed class GraphIndex
 
     public long Opset { get; }
 
-    public Dictionary<string, NodeProto> Producers { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, NodeProto> Producers { get; }
 
-    public Dictionary<string, List<(NodeProto Node, int Index)>> Consumers { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, List<(NodeProto Node, int Index)>> Consumers { get; }
 
     /// <summary>Element type of every tensor whose type could be inferred (TensorProto.DataType values).</summary>
     public Dictionary<string, int> ElemTypes { get; } = new(StringComparer.Ordinal);
