@@ -63,8 +63,7 @@ internal sealed class GradientSession : IDisposable
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
-    private int _active;
-    private int _disposed;
+    private readonly RunGate _gate = new();
 
     /// <summary>Builds (or reuses) the gradient graph of <paramref name="model"/> and loads it.</summary>
     /// <param name="model">The prepared model.</param>
@@ -181,10 +180,9 @@ internal sealed class GradientSession : IDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        Interlocked.Increment(ref _active);
+        _gate.Enter(this);
         try
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             int norm = batch * Config.Tokens * Hidden; // [batch, tokens, hidden]
             var attentions = new float[shape.TotalLength]; // [layer, batch, head, query, key]
             var output = new GradientOutput
@@ -206,24 +204,16 @@ internal sealed class GradientSession : IDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _active);
+            _gate.Leave();
         }
     }
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (_gate.CloseAndWait())
         {
-            return;
+            _session.Dispose();
         }
-
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _active) > 0)
-        {
-            spin.SpinOnce();
-        }
-
-        _session.Dispose();
     }
 
     private unsafe void RunGraph(

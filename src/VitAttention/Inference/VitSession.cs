@@ -21,8 +21,7 @@ internal sealed class VitSession : IDisposable
     private readonly bool _hasLogits;
     private readonly int _fixedBatch;       // the graph's batch dimension when fixed, else −1
     private readonly AttentionBufferPool _buffers = new();
-    private int _active;                    // runs in flight, so that Dispose waits for them
-    private int _disposed;
+    private readonly RunGate _gate = new();  // runs in flight, so that Dispose waits for them
 
     /// <summary>Loads a prepared model into ONNX Runtime.</summary>
     /// <param name="model">The ONNX graph with <c>logits</c> and <c>attentions.{l}</c> outputs, and its config.</param>
@@ -116,7 +115,7 @@ internal sealed class VitSession : IDisposable
     {
         var shape = CheckRun(pixels, batch);
         cancellationToken.ThrowIfCancellationRequested();
-        Enter();
+        _gate.Enter(this);
         float[]? attentions = null;
         try
         {
@@ -134,7 +133,7 @@ internal sealed class VitSession : IDisposable
                 _buffers.Return(attentions);
             }
 
-            Interlocked.Decrement(ref _active);
+            _gate.Leave();
         }
     }
 
@@ -156,7 +155,7 @@ internal sealed class VitSession : IDisposable
 
         var shape = CheckRun(pixels, batch);
         cancellationToken.ThrowIfCancellationRequested();
-        Enter();
+        _gate.Enter(this);
         try
         {
             var logits = new float[batch * Config.NumClasses]; // [batch, classes]
@@ -165,7 +164,7 @@ internal sealed class VitSession : IDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _active);
+            _gate.Leave();
         }
     }
 
@@ -205,27 +204,9 @@ internal sealed class VitSession : IDisposable
     /// <summary>Releases the ONNX Runtime session, after any runs in flight finish.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (_gate.CloseAndWait())
         {
-            return;
-        }
-
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _active) > 0)
-        {
-            spin.SpinOnce();
-        }
-
-        _session.Dispose();
-    }
-
-    private void Enter()
-    {
-        Interlocked.Increment(ref _active);
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            Interlocked.Decrement(ref _active);
-            throw new ObjectDisposedException(nameof(VitSession));
+            _session.Dispose();
         }
     }
 
