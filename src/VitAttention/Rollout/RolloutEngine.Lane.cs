@@ -24,6 +24,7 @@ public sealed unsafe partial class RolloutEngine
         private AlignedBuffer? _next;     // next row, [ld]
         private AlignedBuffer? _fused;    // one fused row, [ld]
         private readonly int[] _histogram = new int[DiscardLowest.HistogramLength]; // discard selection
+        private uint[] _select = [];      // discard selection's candidates, [(tokens − prefix)²], on first use
         private AlignedBuffer? _sums;     // per head row sums, [heads]
         private float[] _rowSums = [];    // fused row sums, [tokens]
         private int _tokens;
@@ -323,7 +324,13 @@ public sealed unsafe partial class RolloutEngine
             }
 
             int p = options.PrefixTokens;
-            DiscardLowest.Invoke(destination, n, ld, p, options.DiscardRatio, _histogram);
+            int candidates = DiscardLowest.ScratchLength(n, p);
+            if (_select.Length < candidates)
+            {
+                _select = new uint[candidates];
+            }
+
+            DiscardLowest.Invoke(destination, n, ld, p, options.DiscardRatio, _histogram, _select);
             for (int q = 0; q < n; q++)
             {
                 float* dst = destination + ((long)q * ld);

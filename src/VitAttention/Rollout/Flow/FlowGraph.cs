@@ -37,6 +37,7 @@ internal sealed class FlowGraph
     private double[] _fused = [];      // [tokens, tokens] scratch: one layer, fused, before the residual
     private double[] _rowScratch = []; // [tokens] one head's row in float64
     private float[] _discardScratch = []; // [tokens, tokens] the fused layer in float32, for the discard selection
+    private uint[] _select = [];          // the discard selection's candidates, [(tokens − prefix)²]
     private readonly int[] _histogram = new int[DiscardLowest.HistogramLength];
 
     /// <summary>Tokens per layer.</summary>
@@ -123,6 +124,7 @@ internal sealed class FlowGraph
         if (options.DiscardRatio > 0f)
         {
             Grow(ref _discardScratch, (long)n * n);
+            Grow(ref _select, DiscardLowest.ScratchLength(n, options.PrefixTokens));
         }
 
         for (int layer = start; layer <= end; layer++)
@@ -227,7 +229,7 @@ internal sealed class FlowGraph
 
         fixed (float* fused = _discardScratch)
         {
-            DiscardLowest.Invoke(fused, n, n, prefix, ratio, _histogram);
+            DiscardLowest.Invoke(fused, n, n, prefix, ratio, _histogram, _select);
         }
 
         for (int i = prefix; i < n; i++)
