@@ -31,7 +31,7 @@ public partial class ReadMeTests
             Assert.That(images, Has.Length.EqualTo(2));
             foreach (string image in images)
             {
-                // "models/fashion-vit/images/0000-ankle-boot.png: Ankle boot 0.8966; …": the class its name says, confidently.
+                // "models/fashion-vit/images/0000-ankle-boot.png: Ankle boot 0.8617; …": the class its name says, confidently.
                 var line = Regex.Match(stdout.ToString(), Regex.Escape(image) + @": (.+?) (0\.\d+);");
                 Assert.That(line.Success, $"{image} in:\n{stdout}");
                 string slug = line.Groups[1].Value.ToLowerInvariant().Replace('/', '-').Replace(' ', '-');
