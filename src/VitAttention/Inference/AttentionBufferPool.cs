@@ -46,7 +46,11 @@ internal sealed class AttentionBufferPool
             }
         }
 
-        return GC.AllocateUninitializedArray<float>(checked((int)length));
+        // On the pinned object heap, not the large object heap: these long-lived buffers (tens to hundreds of MB) would
+        // otherwise count as large-object survivors, and the GC sizes its large-object budget on them, so the per-image
+        // large arrays (encoded file, resampled rows, input tensor) would pile up for that many MB between full
+        // collections (docs/reliability.md). ONNX Runtime binds them as its outputs, so pinned is what they need anyway.
+        return GC.AllocateUninitializedArray<float>(checked((int)length), pinned: true);
     }
 
     /// <summary>Keeps <paramref name="buffer"/> for a later run; with the pool full, the oldest kept one is dropped.</summary>
