@@ -3,6 +3,7 @@
 # 451×300 to 512×512), writing every figure and JSON; peak resident set (GNU time's %M) and wall time of each run.
 # Goal (issue 10): the 1000-image run's peak within 1.2× of the 10-image run's.
 # From the repository root: bash benchmarks/run-memory-long-run.sh [vit-attention.dll] [model] [counts…]
+# REPEAT=N runs the whole list N times in turn (the 10-image peak moves by a few MiB from run to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cli=${1:-src/VitAttention.Cli/bin/Release/net10.0/linux-x64/vit-attention.dll}
@@ -21,7 +22,7 @@ for i in $(seq 1 1000); do
   ln -s "$PWD/$p" "${inputs[-1]}"
 done
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPU(s), $cli, model $model"
-for n in ${counts[*]}; do
+for n in $(for _ in $(seq "${REPEAT:-1}"); do echo ${counts[*]}; done); do
   /usr/bin/time -f "images $n: peak RSS %M KiB, %e s" -o "$work/time" \
     dotnet "$cli" explain "${inputs[@]:0:$n}" --model "$model" --out "$work/out$n" > /dev/null 2> "$work/err" || { tail -3 "$work/err"; exit 1; }
   cat "$work/time"

@@ -124,7 +124,7 @@ internal static partial class CliApp
 
     private static string OneLine(string text) => string.Join(' ', text.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
-    private static CliArguments Parse(CliCommand command, string[] args)
+    internal static CliArguments Parse(CliCommand command, string[] args)
     {
         var options = command.AllOptions.Where(o => o.Name != "help").ToList();
         return CliArguments.Parse(
@@ -133,7 +133,7 @@ internal static partial class CliApp
             options.Where(o => o.IsSwitch).Select(o => o.Name).ToHashSet());
     }
 
-    private static ExplainerOptions ExplainerOptionsFrom(CliArguments a, TextWriter stderr)
+    internal static ExplainerOptions ExplainerOptionsFrom(CliArguments a, TextWriter stderr)
     {
         var device = a.Enum("device", ExecutionDevice.Cpu);
         int? threads = a.Get("threads") is null ? null : a.Int("threads", 0, 1, 1024);
@@ -148,6 +148,8 @@ internal static partial class CliApp
                 AllowCpuFallback = a.Has("allow-cpu-fallback"),
                 IntraOpThreads = threads,
                 AllowSpinning = !a.Has("no-spinning"),
+                // A batch tool: no planned block per batch size, so the resident memory of 1000 images stays near that of 10.
+                UseMemoryPattern = false,
                 Log = Log,
             },
             Loading = new ModelLoadOptions { Progress = new ProgressBar(), Log = Log, ImageSize = imageSize },

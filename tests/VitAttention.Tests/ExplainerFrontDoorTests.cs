@@ -122,6 +122,23 @@ public sealed class ExplainerFrontDoorTests
         Assert.That(a.Rollout.ToArray(), Is.EqualTo(b.Rollout.ToArray()));
     }
 
+    [Test]
+    public void UseMemoryPatternOff_SessionPlansNoPatternAndGivesTheSameResults()
+    {
+        using (var on = VitSession.BaseOptions(VitSessionOptions.Default))
+        using (var off = VitSession.BaseOptions(VitSessionOptions.Default with { UseMemoryPattern = false }))
+        {
+            Assert.That(on.EnableMemoryPattern, Is.True);
+            Assert.That(off.EnableMemoryPattern, Is.False);
+        }
+
+        using var unplanned = VitExplainer.Load(FixturePaths.HfFolder, ExplainerOptions.Default with { Session = VitSessionOptions.Default with { UseMemoryPattern = false } });
+        using var a = unplanned.Explain(Cat);
+        using var b = _explainer.Explain(Cat);
+        Assert.That(a.Predictions.Select(p => p.Probability), Is.EqualTo(b.Predictions.Select(p => p.Probability)));
+        Assert.That(a.Rollout.ToArray(), Is.EqualTo(b.Rollout.ToArray()));
+    }
+
     private static byte[] Pixels(SKImage image)
     {
         using var bitmap = SKBitmap.FromImage(image);

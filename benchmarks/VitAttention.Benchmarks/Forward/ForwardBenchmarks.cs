@@ -8,7 +8,8 @@ namespace VitAttention.Benchmarks.Forward;
 
 /// <summary>
 /// ONNX Runtime CPU forward pass of a seeded random ViT-B/16 built by <see cref="VitOnnxBuilder"/>, with all twelve
-/// attention tensors as outputs against the same weights with logits only; batch 1 and 8, two intra-op threads.
+/// attention tensors as outputs against the same weights with logits only; batch 1 and 8, two intra-op threads, with
+/// and without ONNX Runtime's memory pattern.
 /// Outputs are pre-allocated OrtValues, so a run allocates nothing managed per image.
 /// </summary>
 [MemoryDiagnoser]
@@ -32,13 +33,20 @@ public class ForwardBenchmarks
     [Params(true, false)]
     public bool Attentions { get; set; }
 
+    /// <summary>
+    /// ONNX Runtime's memory pattern (<c>VitSessionOptions.UseMemoryPattern</c>): on by default, off in the
+    /// <c>vit-attention</c> command, whose long runs it keeps flat (docs/reliability.md).
+    /// </summary>
+    [Params(true, false)]
+    public bool MemoryPattern { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         var config = VitConfig.VitB16();
         var weights = VitWeights.Random(config, seed: 1);
         byte[] onnx = VitOnnxBuilder.Build(config, weights, includeAttentions: Attentions);
-        using var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, EnableMemoryPattern = MemoryPattern };
         _session = new InferenceSession(onnx, options);
         _runOptions = new RunOptions();
         var rng = new Random(3);

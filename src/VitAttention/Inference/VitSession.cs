@@ -426,9 +426,9 @@ internal sealed class VitSession : IDisposable
     private static InferenceSession Open(PreparedModel model, SessionOptions options) =>
         model.OnnxPath is { } path ? new InferenceSession(path, options) : new InferenceSession(model.OnnxBytes!, options);
 
-    private static SessionOptions BaseOptions(VitSessionOptions options)
+    internal static SessionOptions BaseOptions(VitSessionOptions options)
     {
-        var so = new SessionOptions { GraphOptimizationLevel = options.GraphOptimizationLevel };
+        var so = new SessionOptions { GraphOptimizationLevel = options.GraphOptimizationLevel, EnableMemoryPattern = options.UseMemoryPattern };
         if (options.IntraOpThreads is { } threads)
         {
             so.IntraOpNumThreads = threads;

@@ -36,6 +36,15 @@ public sealed record VitSessionOptions
     /// </summary>
     public bool AllowSpinning { get; init; } = true;
 
+    /// <summary>
+    /// Whether ONNX Runtime plans each input shape's tensors into one block ahead of the run (its "memory pattern";
+    /// default true, ONNX Runtime's own default). With it, a long run's resident memory keeps climbing over its first
+    /// few dozen batches as the session's arena spreads into new chunks (13 MiB of the climb on the demo model); false
+    /// allocates tensor by tensor from the same arena: flatter memory, at the same speed in our measurements
+    /// (docs/reliability.md). The <c>vit-attention</c> command runs with it off.
+    /// </summary>
+    public bool UseMemoryPattern { get; init; } = true;
+
     /// <summary>ONNX Runtime graph optimisation level (default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>).</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
