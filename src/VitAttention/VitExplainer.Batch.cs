@@ -215,6 +215,7 @@ public sealed partial class VitExplainer
             Query = readout.IsPatchQueryMean ? QueryRows.Patches(Config.PrefixTokens, Config.Tokens) : QueryRows.Token(readout.QueryToken),
             Rollout = options.Rollout,
             RolloutRow = rolloutRow,
+            FlowEngines = _flowEngines,
             Gradients = gradients,
         };
     }

@@ -4,6 +4,7 @@ using VitAttention.Inference;
 using VitAttention.Loading;
 using VitAttention.Models;
 using VitAttention.Rollout;
+using VitAttention.Rollout.Flow;
 
 namespace VitAttention;
 
@@ -22,6 +23,7 @@ public sealed partial class VitExplainer : IDisposable
     private readonly VitSession _session;
     private readonly ImagePreprocessor _preprocessor;
     private readonly ConcurrentBag<RolloutEngine> _engines = [];
+    private readonly ConcurrentBag<AttentionFlowEngine> _flowEngines = [];
     private readonly Lock _gradientLock = new();
     private readonly PreparedModel? _gradientModel; // what the gradient graph is built from, when it is cheap to hold
     private readonly Func<PreparedModel>? _reload;   // else how to prepare the model again for it

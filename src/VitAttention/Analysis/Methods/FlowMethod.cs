@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using VitAttention.Inference;
 using VitAttention.Rollout;
 using VitAttention.Rollout.Flow;
@@ -12,6 +13,34 @@ namespace VitAttention.Analysis.Methods;
 /// </summary>
 internal static class FlowMethod
 {
+    /// <inheritdoc cref="Flow(AttentionStack, int, int, QueryRows, RolloutOptions?, AttentionFlowEngine?)"/>
+    /// <param name="attentions">The attention stack.</param>
+    /// <param name="item">The image in the batch.</param>
+    /// <param name="prefix">Tokens before the patches.</param>
+    /// <param name="query">The query rows.</param>
+    /// <param name="options">Fusion, α, discard, layer range and threads; null for the authors' definition.</param>
+    /// <param name="engines">Engines to reuse: one is taken for the call (a new one when none is free) and put back
+    /// after, so an explainer that asks for flow on every image allocates an engine's buffers (~3 MB per thread at
+    /// ViT-B/16) once per concurrent caller, not once per image; null for a new engine.</param>
+    public static float[] Flow(
+        AttentionStack attentions, int item, int prefix, QueryRows query, RolloutOptions? options, ConcurrentBag<AttentionFlowEngine>? engines)
+    {
+        if (engines is null)
+        {
+            return Flow(attentions, item, prefix, query, options);
+        }
+
+        var engine = engines.TryTake(out var kept) ? kept : new AttentionFlowEngine();
+        try
+        {
+            return Flow(attentions, item, prefix, query, options, engine);
+        }
+        finally
+        {
+            engines.Add(engine);
+        }
+    }
+
     /// <summary>
     /// The flow map of one image: map[j] = flow(prefix + j) / Σ_k flow(k), k over every token (prefix tokens
     /// included), so the values are the authors' relevance and, like a rollout row, sum to at most 1 over the patches.

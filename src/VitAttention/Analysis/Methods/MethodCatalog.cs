@@ -29,7 +29,7 @@ internal static class MethodCatalog
         new(ExplanationMethod.AttentionGradCam, "attention-gradcam", "Attention Grad-CAM", true,
             x => ExplanationMethods.AttentionGradCam(x.Attentions, x.RequireGradients().AttentionGradients, x.Item, x.Prefix, x.Query)),
         new(ExplanationMethod.Flow, "flow", "Attention Flow", false,
-            x => FlowMethod.Flow(x.Attentions, x.Item, x.Prefix, x.Query, x.Rollout)),
+            x => FlowMethod.Flow(x.Attentions, x.Item, x.Prefix, x.Query, x.Rollout, x.FlowEngines)),
     ];
 
     /// <summary>Every defined flag together.</summary>

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using VitAttention.Inference;
 using VitAttention.Rollout;
+using VitAttention.Rollout.Flow;
 
 namespace VitAttention.Analysis.Methods;
 
@@ -27,6 +29,12 @@ internal sealed class MethodInputs
 
     /// <summary>The library's rollout row over every token (already computed for the explanation).</summary>
     public required float[] RolloutRow { get; init; }
+
+    /// <summary>
+    /// Attention flow engines kept by the explainer (each holds ~3 MB of buffers per thread at ViT-B/16, so a flow map
+    /// per image would otherwise allocate them anew); null for a new engine per map.
+    /// </summary>
+    public ConcurrentBag<AttentionFlowEngine>? FlowEngines { get; init; }
 
     /// <summary>The gradient run of the target class; null for a class-agnostic method.</summary>
     public GradientOutput? Gradients { get; init; }

@@ -152,6 +152,25 @@ public class FlowMethodTests
     }
 
     [Test]
+    public void Flow_FromAPool_TakesOneEnginePutsItBackAndMatchesAFreshEngine()
+    {
+        var shape = new AttentionShape(4, 3, 2, 26);
+        var stack = new AttentionStack(shape, AttentionFlowEngineTests.PeakedStack(shape, 8, 7.0));
+        var pool = new System.Collections.Concurrent.ConcurrentBag<AttentionFlowEngine>();
+
+        float[] first = FlowMethod.Flow(stack, 0, 1, QueryRows.Token(0), null, pool);
+        Assert.That(pool, Has.Count.EqualTo(1), "the engine goes back to the pool");
+        AttentionFlowEngine kept = pool.Single();
+        float[] second = FlowMethod.Flow(stack, 2, 1, QueryRows.Token(0), null, pool);
+        Assert.That(pool.Single(), Is.SameAs(kept), "the second call reuses it");
+
+        Assert.That(first, Is.EqualTo(FlowMethod.Flow(stack, 0, 1, QueryRows.Token(0))).AsCollection);
+        Assert.That(second, Is.EqualTo(FlowMethod.Flow(stack, 2, 1, QueryRows.Token(0))).AsCollection);
+        Assert.That(() => FlowMethod.Flow(stack, 5, 1, QueryRows.Token(0), null, pool), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(pool.Single(), Is.SameAs(kept), "a failed call puts the engine back too");
+    }
+
+    [Test]
     public void Flow_BadArguments_ThrowNamingThem()
     {
         var shape = new AttentionShape(3, 2, 2, 10);
