@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using VitAttention.Cli;
 using VitAttention.Tests.Hub;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Cli;
 
@@ -8,14 +9,6 @@ namespace VitAttention.Tests.Cli;
 [NonParallelizable]
 public sealed partial class CliHelpTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [TestCase("explain", "--help")]
     [TestCase("explain", "-h")]
     [TestCase("classify", "--help")]

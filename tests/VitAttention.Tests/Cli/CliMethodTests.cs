@@ -1,5 +1,5 @@
 using System.Text.Json;
-using VitAttention.Cli;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Cli;
 
@@ -7,14 +7,6 @@ namespace VitAttention.Tests.Cli;
 [NonParallelizable]
 public class CliMethodTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Test]
     public void Explain_MethodsAndTopTwo_WritesMethodAndClassFiguresAndJsonMaps()
     {

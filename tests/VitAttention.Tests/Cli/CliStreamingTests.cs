@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SkiaSharp;
 using VitAttention.Cli;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Cli;
 
@@ -20,14 +21,6 @@ public sealed class CliStreamingTests
 
     [TearDown]
     public void DeleteTemp() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static string TextPng => Path.Combine(TestContext.CurrentContext.TestDirectory, "Inference", "Images", "text.png");
 

@@ -1,19 +1,12 @@
 using System.Text.Json;
 using VitAttention.Cli;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Cli;
 
 [NonParallelizable]
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static string Hf => FixturePaths.HfFolder;
 
     private static string Cat => FixturePaths.Image("chelsea.png");

@@ -1,19 +1,11 @@
 using System.Text.Json;
-using VitAttention.Cli;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Cli;
 
 [NonParallelizable]
 public class CliViewTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Test]
     public void View_FixtureModel_WritesPageAndJsonSummary()
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using VitAttention.Cli;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Cli;
 
@@ -23,14 +24,6 @@ public class EvaluateCliTests
 
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private (int Code, string Out, string Err) Evaluate(string outDir, params string[] extra) =>
         Run(["evaluate", _images, "--model", FixturePaths.HfFolder, "--out", outDir, "--methods", "rollout,attention", "--steps", "4", .. extra]);

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Onnx;
-using VitAttention.Cli;
+using static VitAttention.Tests.Cli.InProcessCli;
 
 namespace VitAttention.Tests.Reliability;
 
@@ -30,14 +30,6 @@ public sealed class CliInputErrorTests
     private static string Cat => FixturePaths.Image("chelsea.png");
 
     private static string InferenceImage(string name) => Path.Combine(TestContext.CurrentContext.TestDirectory, "Inference", "Images", name);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     public static IEnumerable<TestCaseData> Cases()
     {
