@@ -31,7 +31,6 @@ test set, so the exported names, shapes and the q/k/v split are verified, not as
 """
 import argparse
 import concurrent.futures
-import gzip
 import json
 import math
 import os
@@ -63,8 +62,9 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from fashion_mnist import DEFAULT_DATA, load  # noqa: E402  (models/fashion_mnist.py, beside this script; imports numpy)
+
 LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 IMAGE, PATCH, CHANNELS = 28, 4, 3
 GRID = IMAGE // PATCH
 TOKENS = 1 + GRID * GRID
@@ -100,29 +100,6 @@ def parse_args():
 
 
 # ---------------------------------------------------------------------------------------------------- data
-
-def read_idx(path):
-    """An idx file (big-endian magic, dims, then uint8 data), gzip-compressed, as a numpy uint8 array."""
-    if not os.path.exists(path):
-        raise SystemExit(f"{path} not found: apt-get install dataset-fashion-mnist, or set FASHION_MNIST_DIR")
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic >> 8 != 0x08:
-        raise SystemExit(f"{path}: not an unsigned-byte idx file (magic {magic:#x})")
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if array.size != int(np.prod(dims)):
-        raise SystemExit(f"{path}: {array.size} bytes of data for dims {dims}")
-    return array.reshape(dims)
-
-
-def load(data_dir, split):
-    images = read_idx(os.path.join(data_dir, f"{split}-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(data_dir, f"{split}-labels-idx1-ubyte.gz"))
-    return images, labels.astype(np.int64)
-
 
 def normalise(u8, mean, std):
     """uint8 [B, 28, 28] -> float32 [B, 3, 28, 28]: x/255, (x - mean)/std, grey repeated in 3 channels."""

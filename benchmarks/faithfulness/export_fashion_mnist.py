@@ -7,33 +7,21 @@ OUT_DIR/images/00000.png … and OUT_DIR/labels.txt ("00000.png 9" per line). Th
 dataset-fashion-mnist's folder; --data or FASHION_MNIST_DIR overrides it. Needs numpy and PIL.
 """
 import argparse
-import gzip
 import os
-import struct
+import sys
 
-import numpy as np
 from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models"))
+from fashion_mnist import DEFAULT_DATA, load  # noqa: E402  (models/fashion_mnist.py)
 
 p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 p.add_argument("out")
 p.add_argument("--count", type=int, default=1000)
-p.add_argument("--data", default=os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+p.add_argument("--data", default=os.environ.get("FASHION_MNIST_DIR", DEFAULT_DATA))
 args = p.parse_args()
 
-
-def read_idx(path):
-    if not os.path.exists(path):
-        raise SystemExit(f"{path} not found: apt-get install dataset-fashion-mnist, or pass --data")
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack(">I", data[:4])[0]
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-images = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"))
-labels = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte.gz"))
+images, labels = load(args.data, "t10k", missing_hint="apt-get install dataset-fashion-mnist, or pass --data")
 n = min(args.count, len(images))
 os.makedirs(os.path.join(args.out, "images"), exist_ok=True)
 with open(os.path.join(args.out, "labels.txt"), "w") as f:
