@@ -226,9 +226,9 @@ public sealed class LongRunTests
             {
                 using (e)
                 {
-                    // The four figures every explanation has (the CLI's default output); Methods and Classes need
-                    // methods the default explanation does not ask for.
-                    foreach (FigureKind kind in new[] { FigureKind.ClsOverlay, FigureKind.Layers, FigureKind.FocusedLayers, FigureKind.Rollout })
+                    // The four figures every explanation has, the ones SaveFigures and the CLI write; Methods and
+                    // Classes need methods the default explanation does not ask for.
+                    foreach (var (kind, _) in FigurePaths.FigureSuffixes)
                     {
                         using var image = e.Draw(kind);
                         _ = global::VitAttention.Rendering.Figures.EncodePng(image);
